@@ -1,0 +1,1 @@
+"""Everything that runs checkers against the model and the specs."""
