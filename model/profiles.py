@@ -40,6 +40,177 @@ never involves a NULL GEM.  The ``Map`` comes last and covers the request
 widened by every merged mapping, at the offset of the leftmost one.  These
 merge conditions reproduce the seed's asymmetries (a request starting in a
 gap and overlapping two mappings never merges left).
+
+The documented cases
+--------------------
+
+Seed 001's "Split and Merge" section draws sixteen cases; here they are with
+what each profile does (``n`` and ``m`` are offsets)::
+
+    1) Identical request: nothing to do (rfc2023); upstream replaces it with
+       a keep.
+
+             0     1
+        old: |--a--|  a@n
+        req: |--a--|  a@n
+        new: |--a--|  a@n
+        ops rfc2023:  no ops
+        ops upstream: unmap a[0,1)@n keep; map a[0,1)@n
+
+        Every diagram here is a test case (tests/test_split_merge_cases.py):
+        the layout and the request are read from it, and each profile must
+        give exactly the rows and the ops written for it.
+
+    2) Same range and GEM, other offset: replace the mapping.
+
+             0     1
+        old: |--a--|  a@n
+        req: |--a--|  a@m
+        new: |--a--|  a@m
+        ops: unmap a[0,1)@n; map a[0,1)@m
+
+    3) Same range and offset, other GEM: replace the mapping.
+
+             0     1
+        old: |--a--|  a@n
+        req: |--b--|  b@n
+        new: |--b--|  b@n
+        ops: unmap a[0,1)@n; map b[0,1)@n
+
+    4) The old mapping is a left-aligned part of a compatible request: unmap
+       it (keep) and map the request.
+
+             0     1     2
+        old: |--a--|        a@n
+        req: |--a--------|  a@n
+        new: |--a--------|  a@n
+        ops: unmap a[0,1)@n keep; map a[0,2)@n
+
+    5) The request is a left-aligned part of the old mapping, other GEM:
+       split off the right piece, its offset moved along.
+
+             0     1     2
+        old: |--a--------|  a@n
+        req: |--b--|        b@n
+        new: |--b--|--a--|  b@n a@n+1
+        ops: remap a[0,2)@n -> next a[1,2)@n+1; map b[0,1)@n
+
+    6) The request is a compatible left-aligned part of the old mapping:
+       nothing to do (rfc2023).
+
+                      0     1     2
+        old:          |--a--------|  a@n
+        req:          |--a--|        a@n
+        new rfc2023:  |--a--------|  a@n
+        new upstream: |--a--|--a--|  a@n a@n+1
+        ops rfc2023:  no ops
+        ops upstream: remap a[0,2)@n keep -> next a[1,2)@n+1; map a[0,1)@n
+
+    7) The request is a right-aligned part of the old mapping, other GEM:
+       split off the left piece, offset unchanged.
+
+             0     1     2
+        old: |--a--------|  a@n
+        req:       |--b--|  b@m
+        new: |--a--|--b--|  a@n b@m
+        ops: remap a[0,2)@n -> prev a[0,1)@n; map b[1,2)@m
+
+    8) The request is a compatible right-aligned part of the old mapping:
+       nothing to do (rfc2023).
+
+                      0     1     2
+        old:          |--a--------|  a@n
+        req:                |--a--|  a@n+1
+        new rfc2023:  |--a--------|  a@n
+        new upstream: |--a--|--a--|  a@n a@n+1
+        ops rfc2023:  no ops
+        ops upstream: remap a[0,2)@n keep -> prev a[0,1)@n; map a[1,2)@n+1
+
+    9) The request overlaps the old mapping's tail, other GEM: keep the left
+       piece.
+
+             0     1     2     3
+        old: |--a--------|        a@n
+        req:       |--b--------|  b@m
+        new: |--a--|--b--------|  a@n b@m
+        ops: remap a[0,2)@n -> prev a[0,1)@n; map b[1,3)@m
+
+    10) The request overlaps the old mapping's tail compatibly: merge into one
+       mapping (rfc2023).
+
+                      0     1     2     3
+        old:          |--a--------|        a@n
+        req:                |--a--------|  a@n+1
+        new rfc2023:  |--a--------------|  a@n
+        new upstream: |--a--|--a--------|  a@n a@n+1
+        ops rfc2023:  unmap a[0,2)@n keep; map a[0,3)@n
+        ops upstream: remap a[0,2)@n keep -> prev a[0,1)@n; map a[1,3)@n+1
+
+    11) The request is strictly inside the old mapping, other GEM: one remap
+       with both pieces.
+
+             0     1     2     3
+        old: |--a--------------|  a@n
+        req:       |--b--|        b@m
+        new: |--a--|--b--|--a--|  a@n b@m a@n+2
+        ops: remap a[0,3)@n -> prev a[0,1)@n, next a[2,3)@n+2; map b[1,2)@m
+
+    12) The request is a compatible part strictly inside the old mapping:
+       nothing to do (rfc2023).
+
+                      0     1     2     3
+        old:          |--a--------------|  a@n
+        req:                |--a--|        a@n+1
+        new rfc2023:  |--a--------------|  a@n
+        new upstream: |--a--|--a--|--a--|  a@n a@n+1 a@n+2
+        ops rfc2023:  no ops
+        ops upstream: remap a[0,3)@n keep -> prev a[0,1)@n, next a[2,3)@n+2; map a[1,2)@n+1
+
+        The seed draws the result row of this case as a second ``old:`` line; it is
+        the result, and the test reads it as such.
+
+    13) The old mapping is a right-aligned part of a compatible request: unmap
+       it (keep).
+
+             0     1     2
+        old:       |--a--|  a@n+1
+        req: |--a--------|  a@n
+        new: |--a--------|  a@n
+        ops: unmap a[1,2)@n+1 keep; map a[0,2)@n
+
+    14) The old mapping is strictly inside a compatible request: unmap it
+       (keep).
+
+             0     1     2     3
+        old:       |--a--|        a@n+1
+        req: |--a--------------|  a@n
+        new: |--a--------------|  a@n
+        ops: unmap a[1,2)@n+1 keep; map a[0,3)@n
+
+    15) The request overlaps the old mapping's head, other GEM: keep the right
+       piece at offset n+1.
+
+             0     1     2     3
+        old:       |--a--------|  a@n
+        req: |--b--------|        b@m
+        new: |--b--------|--a--|  b@m a@n+1
+        ops: remap a[1,3)@n -> next a[2,3)@n+1; map b[0,2)@m
+
+        The seed's diagram gives the right piece ``bo_offset=n+2``.  That is wrong:
+        the piece starts one unit into the old mapping, so its offset is n+1,
+        which is what the algorithm computes and what this case asserts.
+
+    16) The request fills the gap between two compatible mappings: merge all
+       three (rfc2023).
+
+                      0     1     2     3
+        old:          |--a--|              a@n
+        old':                     |--a--|  a@n+2
+        req:                |--a--|        a@n+1
+        new rfc2023:  |--a--------------|  a@n
+        new upstream: |--a--|--a--|--a--|  a@n a@n+1 a@n+2
+        ops rfc2023:  unmap a[0,1)@n keep; unmap a[2,3)@n+2 keep; map a[0,3)@n
+        ops upstream: map a[1,2)@n+1
 """
 
 from __future__ import annotations
