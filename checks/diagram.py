@@ -18,6 +18,7 @@ which the tests execute.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,8 +108,10 @@ def render(rows: Sequence[tuple[str, Sequence[Va]]], symbols: Mapping[str, int] 
             inner = f"--{name}".ljust(e - a - 1, "-")[: e - a - 1]
             line[a + 1: e] = inner
         offs = " ".join(f"{'null' if v.gem is None else v.gem}@{format_offset(v.offset, symbols)}"
-                        for v in vas)
-        lines.append(indent + "".join(line) + ("  " + offs if offs else ""))
+                        for v in vas if v.gem is None or not v.gem.startswith("<"))
+        body = "".join(line).rstrip() if vas else f"{label}:"
+        tail = "  " + offs if offs else ("  (nothing mapped)" if not vas else "")
+        lines.append((indent + body.ljust(len(line)) + tail).rstrip())
     return lines
 
 
@@ -142,7 +145,7 @@ def _parse_row(header: str, line: str, symbols: Mapping[str, int]) -> list[Va]:
             raise ValueError(f"bar at column {b} has no address above it: {line!r}")
     offsets = tail.split()
     vas: list[Va] = []
-    for a, e in zip(bars, bars[1:], strict=False):
+    for a, e in itertools.pairwise(bars):
         cell = body[a + 1: e]
         if "-" not in cell:
             continue

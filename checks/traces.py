@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.errors import GpuVmError
+from checks.outcome import ToolError
+from model.errors import GpuVmError, InvariantViolation
+from model.invariants import check_vaspace
 from model.ops import Op, ops_to_json
 from model.profiles import profile_by_name
 from model.vaspace import VaSpace
-
-from checks.outcome import ToolError
 
 VASPACE_VARS = ("vas", "lastOps", "lastErr")
 _SAFE = 1 << 53
@@ -270,18 +270,56 @@ class Divergence:
         return "\n".join(lines)
 
 
-def replay(trace: Trace, where: str = "trace") -> Divergence | None:
-    """Re-execute ``trace`` on a fresh model; the first divergence, or ``None``."""
+@dataclass
+class Violation:
+    """A model invariant that broke while replaying, and where."""
+
+    step: int
+    invariant: str
+    detail: str
+
+
+@dataclass
+class ReplayReport:
+    """What re-executing a trace on the model gave."""
+
+    steps: int
+    divergence: Divergence | None = None
+    violation: Violation | None = None
+
+    @property
+    def clean(self) -> bool:
+        return self.divergence is None and self.violation is None
+
+    @property
+    def reproduced(self) -> bool:
+        """The model broke an invariant at the trace's last step, as the trace says."""
+        return (self.divergence is None and self.violation is not None
+                and self.violation.step == self.steps - 1)
+
+
+def replay(trace: Trace, where: str = "trace") -> ReplayReport:
+    """Re-execute ``trace`` on a fresh model, checking its invariants after each step.
+
+    Stops at the first divergence (the model's state differs from the
+    trace's) or the first invariant the model breaks.
+    """
     if trace.spec != "GpuVm":
         raise ToolError(f"no replayer for spec {trace.spec!r}", where)
     vm = vm_from_config(trace.config, where)
     rec = Recorder(vm)
     for step in trace.steps:
-        if step.index > 0:
-            perform(vm, step.action, step.args, f"{where}: state {step.index}")
+        try:
+            if step.index > 0:
+                perform(vm, step.action, step.args, f"{where}: state {step.index}")
+            check_vaspace(vm)
+        except InvariantViolation as bad:
+            return ReplayReport(len(trace.steps), None,
+                                Violation(step.index, bad.invariant, bad.detail))
         actual = rec.trace.steps[-1].state
         expected = {v: step.state[v] for v in trace.variables if v in step.state}
         got = {v: actual.get(v) for v in expected}
         if got != expected:
-            return Divergence(step.index, step.action, step.args, expected, got)
-    return None
+            return ReplayReport(len(trace.steps),
+                                Divergence(step.index, step.action, step.args, expected, got))
+    return ReplayReport(len(trace.steps))

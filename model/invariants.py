@@ -15,7 +15,7 @@ def check_vaspace(vm: VaSpace) -> None:
     """``NoOverlapInv``, ``RangeInv`` and ``RegionInv`` of the spec."""
     prev = None
     for va in vm:
-        if not (0 < va.range and va.addr + va.range <= U64_MAX):
+        if not (va.range > 0 and va.addr + va.range <= U64_MAX):
             raise InvariantViolation("RangeInv", f"{va} is empty or wraps")
         if not (vm.mm_start <= va.addr and va.end <= vm.mm_end):
             raise InvariantViolation("RangeInv", f"{va} is outside the VM")

@@ -27,7 +27,7 @@ Actions (the spec's action names; each reports itself to the tracer):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from model.errors import AlreadyExists, Busy, GpuVmError, InvalidArgument, NotFound
@@ -303,7 +303,7 @@ class VaSpace:
 
     # ---------------------------------------------------------------- actions
 
-    def _act(self, name: str, args: dict[str, object], make: Callable[[], list[Op]],
+    def _act(self, name: str, args: Mapping[str, object], make: Callable[[], list[Op]],
              apply: bool = True) -> list[Op]:
         try:
             ops = make()

@@ -1,0 +1,53 @@
+"""``gpuvm-check run``: the main job.
+
+Runs every checker at one budget -- the TLC models of the manifest, the Z3
+obligations, the state machines, conformance in both directions and the
+known-bad variants -- and prints one table.  Counterexamples are written
+under ``--out``.  Exit 1 if anything gives an outcome other than the one
+expected of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+from pathlib import Path
+from typing import TextIO
+
+from checks.outcome import Outcome, Result, ToolError
+from checks.report import emit, progress, progress_done
+
+#: (label, module) in the order they run; each module has ``results_for_run``.
+STAGES = (
+    ("tlc", "checks.tlc"),
+    ("prove", "checks.prove"),
+    ("fuzz", "checks.fuzz"),
+    ("conform", "checks.conform"),
+    ("mutants", "checks.mutants"),
+)
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    out_dir = Path(args.out)
+    results: list[Result] = []
+    started = time.monotonic()
+    for label, module in STAGES:
+        progress(err, f"{label} ...")
+        t0 = time.monotonic()
+        try:
+            stage = importlib.import_module(module).results_for_run(
+                args.budget, out_dir, args.workers)
+        except ToolError as e:
+            stage = [Result(label, Outcome.TOOL_ERROR, time.monotonic() - t0, detail=str(e))]
+        for r in stage:
+            if not r.name.startswith(f"{label}:"):
+                r.name = f"{label}:{r.name}"
+        results.extend(stage)
+    progress_done(err)
+    total = time.monotonic() - started
+    extra = {"budget": args.budget, "seconds": round(total, 1), "out": str(out_dir)}
+    code = emit(results, args.json, out, extra=extra)
+    if not args.json:
+        out.write(f"budget {args.budget}: {total:.0f} s; counterexamples under {out_dir}/\n")
+    return code
