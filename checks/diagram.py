@@ -90,7 +90,8 @@ def render(rows: Sequence[tuple[str, Sequence[Va]]], symbols: Mapping[str, int] 
     points = sorted({*bounds, *(p for _, vas in rows for va in vas for p in (va.addr, va.end))})
     if not points:
         return [f"{indent}{label}: (empty)" for label, _ in rows]
-    width = max(CELL, *(len(_num(p)) + 2 for p in points))
+    names = [len("null" if va.gem is None else va.gem) for _, vas in rows for va in vas]
+    width = max(CELL, *(len(_num(p)) + 2 for p in points), *(n + 4 for n in names))
     lab = max(len(label) for label, _ in rows) + 2
     col = {p: lab + i * width for i, p in enumerate(points)}
     header = [" "] * (col[points[-1]] + width)

@@ -116,7 +116,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.3em} table{border-collapse:collapse} td,th{padding:2px 8px;text-align:left}
 tr.step{border-top:1px solid #ccc} tr.err td.res{color:#b00}
 .lane{font-family:monospace;white-space:nowrap}
-.bar{position:relative;height:18px;background:#f3f3f3;min-width:480px;margin:2px 0}
+.bar{position:relative;overflow:hidden;height:18px;background:#f3f3f3;min-width:480px;margin:2px 0}
 .va{position:absolute;top:1px;height:16px;border:1px solid #333;box-sizing:border-box;
 font:11px monospace;overflow:hidden;text-align:center;color:#000}
 .req{background:repeating-linear-gradient(45deg,#fff,#fff 3px,#ddd 3px,#ddd 6px)}
@@ -163,9 +163,10 @@ def page(trace: Trace) -> str:
     hi = lo + int(cfg.get("mm_range", 1))
     all_vas = [v for s in trace.steps for v in _vas(s.state)]
     reqs = [r for s in trace.steps if (r := _req(s)) is not None]
-    if all_vas or reqs:  # zoom to what the trace touches
-        lo = max(lo, min(v.addr for v in [*all_vas, *reqs]))
-        hi = min(hi, max(v.end for v in [*all_vas, *reqs]))
+    focus = [*all_vas, *(r for r in reqs if r.gem is None or not r.gem.startswith("<"))]
+    if focus:  # zoom to the mappings and the map requests
+        lo = max(lo, min(v.addr for v in focus))
+        hi = min(hi, max(v.end for v in focus))
     gems = sorted({v.gem for v in all_vas if v.gem is not None} |
                   {r.gem for r in reqs if r.gem is not None and not r.gem.startswith("<")})
     colours: dict[str | None, str] = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(gems)}
