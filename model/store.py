@@ -1,16 +1,16 @@
 """Ordered interval stores for non-overlapping ``[addr, end)`` entries.
 
 The VA space keeps its mappings (and regions) in an :class:`IntervalStore`.
-:class:`SortedStore` is the default: a sorted map keyed by start address, so
-a range query costs O(log n + k) for k overlapping entries.
+:class:`SortedStore` is the default: start addresses in sorted blocks, so a
+range query costs O(log n + k) for k overlapping entries.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from typing import Protocol, TypeVar
 
-from sortedcontainers import SortedDict
 
 
 class Interval(Protocol):
@@ -49,46 +49,110 @@ class IntervalStore(Protocol[T]):
 
 
 class SortedStore(IntervalStore[T]):
-    """A :class:`IntervalStore` on a sorted dict: O(log n + k) range queries."""
+    """A :class:`IntervalStore` with O(log n + k) range queries.
 
-    __slots__ = ("_d",)
+    Start addresses are kept sorted in blocks of at most ``2 * LOAD`` keys,
+    with a list of each block's largest key above them; entries live in a
+    dict by start address.  Finding a key is two binary searches (the block,
+    then the place in it); inserting or removing moves at most one block's
+    worth of keys, so the cost per operation grows only with log n.
+    """
+
+    LOAD = 256
+    __slots__ = ("_blocks", "_items", "_maxes")
 
     def __init__(self) -> None:
-        self._d: SortedDict = SortedDict()
+        self._items: dict[int, T] = {}
+        self._blocks: list[list[int]] = []
+        self._maxes: list[int] = []
 
     def insert(self, item: T) -> None:
-        self._d[item.addr] = item
+        key = item.addr
+        items, blocks, maxes = self._items, self._blocks, self._maxes
+        if key in items:
+            items[key] = item
+            return
+        items[key] = item
+        if not blocks:
+            blocks.append([key])
+            maxes.append(key)
+            return
+        j = bisect_left(maxes, key)
+        if j == len(maxes):
+            j -= 1
+            blocks[j].append(key)
+            maxes[j] = key
+        else:
+            insort(blocks[j], key)
+        block = blocks[j]
+        if len(block) > 2 * self.LOAD:
+            half = block[self.LOAD:]
+            del block[self.LOAD:]
+            blocks.insert(j + 1, half)
+            maxes[j] = block[-1]
+            maxes.insert(j + 1, half[-1])
 
     def remove(self, addr: int) -> T:
-        item: T = self._d.pop(addr)
+        item = self._items.pop(addr)
+        blocks, maxes = self._blocks, self._maxes
+        j = bisect_left(maxes, addr)
+        block = blocks[j]
+        del block[bisect_left(block, addr)]
+        if block:
+            maxes[j] = block[-1]
+        else:
+            del blocks[j]
+            del maxes[j]
         return item
 
     def at(self, addr: int) -> T | None:
-        item: T | None = self._d.get(addr)
-        return item
+        return self._items.get(addr)
+
+    def _floor(self, addr: int) -> tuple[int, int]:
+        """(block, index) of the largest key <= addr; index -1 if there is none."""
+        maxes = self._maxes
+        j = bisect_left(maxes, addr)
+        if j == len(maxes):
+            j -= 1
+            return j, len(self._blocks[j]) - 1 if j >= 0 else -1
+        i = bisect_right(self._blocks[j], addr) - 1
+        if i < 0 and j > 0:
+            return j - 1, len(self._blocks[j - 1]) - 1
+        return j, i
 
     def covering(self, addr: int) -> T | None:
-        d = self._d
-        i = d.bisect_right(addr) - 1
+        j, i = self._floor(addr)
         if i < 0:
             return None
-        item: T = d.peekitem(i)[1]
+        item = self._items[self._blocks[j][i]]
         return item if addr < item.end else None
 
     def overlapping(self, addr: int, end: int) -> list[T]:
-        d = self._d
+        items, blocks = self._items, self._blocks
         out: list[T] = []
-        i = d.bisect_right(addr) - 1
+        j, i = self._floor(addr)
         if i >= 0:
-            first: T = d.peekitem(i)[1]
+            first = items[blocks[j][i]]
             if first.end > addr:
                 out.append(first)
-        for key in d.irange(addr, end, inclusive=(False, False)):
-            out.append(d[key])
+        else:
+            j = 0
+        i += 1
+        while j < len(blocks):
+            block = blocks[j]
+            while i < len(block):
+                key = block[i]
+                if key >= end:
+                    return out
+                out.append(items[key])
+                i += 1
+            j += 1
+            i = 0
         return out
 
     def __iter__(self) -> Iterator[T]:
-        return iter(self._d.values())
+        items = self._items
+        return (items[key] for block in self._blocks for key in block)
 
     def __len__(self) -> int:
-        return len(self._d)
+        return len(self._items)
