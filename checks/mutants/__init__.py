@@ -1,0 +1,448 @@
+"""Known-bad variants of the model and the kill matrix (``gpuvm-check mutants``).
+
+A mutant is a small unified diff against ``model/``, taken from a review
+point of the seeds (``mutants.json`` names the source, describes the bug and
+lists the checkers expected to kill it).  It is never a flag in the real
+code: :func:`patched_model` copies ``model/`` to a temporary directory and
+applies the patch there, with the small diff applier below, and
+:func:`run_on_mutant` runs ``python3 -m checks ...`` in a subprocess whose
+``model`` package is the patched copy.
+
+The subprocess runs ``python3 -P -m checks`` with ``PYTHONPATH`` starting
+with the copy: ``-P`` keeps the working directory (which may hold the real
+``model/``) off the front of ``sys.path``, and ``PYTHONPATH`` comes before
+site-packages, so an installed (editable or not) ``model`` cannot shadow it.
+
+A checker is ``fuzz[:MACHINE]``, ``tlc:MODEL``, ``prove:OBLIGATION`` or
+``conform:SPEC``: the matching subcommand with ``--json``.  It *kills* the
+mutant when a result comes back as a violation (or deadlock, liveness
+failure), or the command exits 1.  Output that is not the JSON document, or
+exit code 2, is a tool error; running past its time cap is a timeout;
+neither is a kill.  ``seconds_to_kill`` is the wall time of the killing
+subprocess (start-up, patching and shrinking included), ``cex_length`` the
+number of steps of its counterexample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import model
+from checks.outcome import Outcome, Result, ToolError
+from checks.report import emit, progress, progress_done
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = HERE / "mutants.json"
+#: the directory holding the ``checks`` package (put on the subprocess's path)
+CHECKS_ROOT = HERE.parent.parent
+MODEL_DIR = Path(model.__file__).resolve().parent
+
+#: return code of :func:`run_on_mutant` when the subprocess ran out of time
+TIMEOUT_RETURNCODE = 124
+#: fuzz seconds per mutant by budget (a killed mutant stops at the kill)
+FUZZ_SECONDS = {"quick": 15.0, "default": 30.0, "thorough": 60.0}
+#: cap on a non-fuzz checker run
+CHECKER_TIMEOUT = 600.0
+MATRIX_FIGURES = ("source", "killed", "killed_by", "seconds_to_kill", "cex_length")
+KILLING_OUTCOMES = ("violation", "deadlock", "liveness")
+
+
+# ---------------------------------------------------------------- manifest
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    source: str
+    description: str
+    patch: Path
+    checkers: tuple[str, ...]
+
+
+def load_mutants() -> dict[str, Mutant]:
+    """Every mutant of ``mutants.json``, in file order; :class:`ToolError` if malformed."""
+    where = str(MANIFEST)
+    try:
+        doc = json.loads(MANIFEST.read_text())
+    except OSError as e:
+        raise ToolError(f"cannot read the mutant list: {e.strerror}", where) from None
+    except json.JSONDecodeError as e:
+        raise ToolError(f"not valid JSON: {e.msg}", f"{where}:{e.lineno}") from None
+    entries = doc.get("mutants") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise ToolError('expected an object with a "mutants" list', where)
+    out: dict[str, Mutant] = {}
+    for i, entry in enumerate(entries):
+        fields = ("name", "source", "description", "patch")
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(f), str) for f in fields):
+            raise ToolError(f"mutant {i}: needs string fields {', '.join(fields)}", where)
+        checkers = entry.get("checkers")
+        if (not isinstance(checkers, list) or not checkers
+                or not all(isinstance(c, str) for c in checkers)):
+            raise ToolError(f"mutant {entry['name']}: needs a non-empty list of checkers", where)
+        out[entry["name"]] = Mutant(entry["name"], entry["source"], entry["description"],
+                                    HERE / entry["patch"], tuple(checkers))
+    return out
+
+
+def get_mutant(name: str) -> Mutant:
+    mutants = load_mutants()
+    if name not in mutants:
+        raise ToolError(f"unknown mutant {name!r} (known: {', '.join(mutants)})")
+    return mutants[name]
+
+
+# -------------------------------------------------------- unified diffs
+
+@dataclass
+class Hunk:
+    old_start: int
+    old: list[str]
+    new: list[str]
+    line: int  # of the @@ header in the patch file
+
+
+@dataclass
+class FilePatch:
+    path: str
+    line: int
+    hunks: list[Hunk]
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def parse_patch(text: str, where: str) -> list[FilePatch]:
+    """The file patches of a unified diff; :class:`ToolError` at ``where:line`` if malformed."""
+    lines = text.split("\n")
+    files: list[FilePatch] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+            path = lines[i + 1][4:].split("\t")[0].strip()
+            if path.startswith("b/"):
+                path = path[2:]
+            files.append(FilePatch(path, i + 2, []))
+            i += 2
+            continue
+        m = _HUNK.match(line)
+        if m is None:
+            i += 1
+            continue
+        if not files:
+            raise ToolError("hunk before any '--- a/... +++ b/...' header", f"{where}:{i + 1}")
+        old_n = 1 if m.group(2) is None else int(m.group(2))
+        new_n = 1 if m.group(4) is None else int(m.group(4))
+        hunk = Hunk(int(m.group(1)), [], [], i + 1)
+        i += 1
+        while len(hunk.old) < old_n or len(hunk.new) < new_n:
+            if i >= len(lines) or (lines[i] == "" and i == len(lines) - 1):
+                raise ToolError(f"hunk ends early: expected {old_n} old and {new_n} new lines",
+                                f"{where}:{hunk.line}")
+            body = lines[i]
+            tag, rest = (body[:1], body[1:]) if body else (" ", "")
+            if tag == " ":
+                hunk.old.append(rest)
+                hunk.new.append(rest)
+            elif tag == "-":
+                hunk.old.append(rest)
+            elif tag == "+":
+                hunk.new.append(rest)
+            elif tag != "\\":
+                raise ToolError(f"unexpected line in a hunk: {body[:40]!r}", f"{where}:{i + 1}")
+            i += 1
+        files[-1].hunks.append(hunk)
+    if not files or not all(f.hunks for f in files):
+        raise ToolError("no hunks: not a unified diff", where)
+    return files
+
+
+def apply_hunks(text: str, fp: FilePatch, where: str) -> str:
+    """``text`` with every hunk of ``fp`` applied.
+
+    A hunk's old lines must match exactly; it is placed at the line its
+    header names or, if the file has moved, at the nearest place below the
+    previous hunk where they match.
+    """
+    ends_nl = text.endswith("\n")
+    lines = text.split("\n")
+    if ends_nl:
+        lines.pop()
+    delta = 0
+    floor = 0
+    for h in fp.hunks:
+        n = len(h.old)
+        want = (h.old_start if n == 0 else h.old_start - 1) + delta
+        top = len(lines) - n
+        found = None
+        for dist in range(0, len(lines) + 1):
+            for pos in (want - dist, want + dist):
+                if floor <= pos <= top and lines[pos:pos + n] == h.old:
+                    found = pos
+                    break
+            if found is not None or (want - dist < floor and want + dist > top):
+                break
+        if found is None:
+            raise ToolError(f"hunk does not apply to {fp.path}", f"{where}:{h.line}")
+        lines[found:found + n] = h.new
+        delta += len(h.new) - n
+        floor = found + len(h.new)
+    return "\n".join(lines) + ("\n" if ends_nl else "")
+
+
+def apply_patch(patch: Path, root: Path) -> list[Path]:
+    """Apply ``patch`` to the copy of ``model/`` under ``root``; the files changed."""
+    where = str(patch)
+    try:
+        text = patch.read_text()
+    except OSError as e:
+        raise ToolError(f"cannot read the patch: {e.strerror}", where) from None
+    changed = []
+    for fp in parse_patch(text, where):
+        parts = Path(fp.path).parts
+        if len(parts) < 2 or parts[0] != "model" or ".." in parts:
+            raise ToolError(f"a mutant patches only model/, not {fp.path}", f"{where}:{fp.line}")
+        target = root.joinpath(*parts)
+        if not target.is_file():
+            raise ToolError(f"{fp.path} does not exist", f"{where}:{fp.line}")
+        target.write_text(apply_hunks(target.read_text(), fp, where))
+        changed.append(target)
+    return changed
+
+
+# ------------------------------------------------------- patched copies
+
+@contextmanager
+def patched_model(name: str) -> Iterator[Path]:
+    """A temporary directory ``D`` where ``D/model`` is the mutated package."""
+    mutant = get_mutant(name)
+    d = Path(tempfile.mkdtemp(prefix=f"gpuvm-mutant-{name}-"))
+    try:
+        shutil.copytree(MODEL_DIR, d / "model",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        apply_patch(mutant.patch, d)
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def mutant_env(d: Path, name: str = "") -> dict[str, str]:
+    """The environment of a subprocess that must import ``d/model``."""
+    env = dict(os.environ)
+    path = [str(d), str(CHECKS_ROOT)]
+    if env.get("PYTHONPATH"):
+        path.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["GPUVM_CHECK_MUTANT"] = name  # checks.fuzz.MUTANT_ENV
+    return env
+
+
+def python_command() -> list[str]:
+    """The interpreter, with ``-P``: the working directory is not put on ``sys.path``."""
+    return [sys.executable, "-P"]
+
+
+def run_command(cmd: list[str], env: dict[str, str], timeout: float,
+                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` with a hard timeout; its whole process group is killed on expiry.
+
+    On a timeout the return code is :data:`TIMEOUT_RETURNCODE`.
+    """
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        stderr += f"\ngpuvm-check: error: timed out after {timeout:g} s\n"
+        return subprocess.CompletedProcess(cmd, TIMEOUT_RETURNCODE, stdout, stderr)
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def run_on_mutant(name: str, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python3 -m checks *argv`` with the mutant ``name`` as the ``model`` package."""
+    with patched_model(name) as d:
+        return run_command([*python_command(), "-m", "checks", *argv], mutant_env(d, name),
+                           timeout)
+
+
+# ------------------------------------------------------------ kill matrix
+
+@dataclass
+class CheckerRun:
+    """One checker on one mutant: ``killed``, ``survived``, ``timeout`` or ``tool_error``."""
+
+    checker: str
+    verdict: str
+    seconds: float
+    cex_length: int | None = None
+    trace: str | None = None
+    detail: str = ""
+
+
+def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [ln for ln in (proc.stderr + "\n" + proc.stdout).splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else f"exit code {proc.returncode}, no output"
+
+
+def _trace_length(path: str) -> int | None:
+    try:
+        states = json.loads(Path(path).read_text()).get("states")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return len(states) - 1 if isinstance(states, list) else None
+
+
+def checker_argv(checker: str, seed: int, fuzz_seconds: float,
+                 out: Path) -> tuple[list[str], float]:
+    """The ``checks`` argv of a checker spec and its time cap."""
+    kind, _, arg = checker.partition(":")
+    if kind == "fuzz":
+        argv = ["fuzz", *([arg] if arg else []), "--seconds", f"{fuzz_seconds:g}",
+                "--seed", str(seed)]
+        timeout = fuzz_seconds + 120.0
+    elif kind in ("tlc", "prove", "conform") and arg:
+        argv, timeout = [kind, arg], CHECKER_TIMEOUT
+    else:
+        raise ToolError(f"bad checker {checker!r} (fuzz[:MACHINE], tlc:MODEL, "
+                        "prove:OBLIGATION, conform:SPEC)", str(MANIFEST))
+    return [*argv, "--json", "--out", str(out)], timeout
+
+
+def run_checker(m: Mutant, checker: str, seed: int, out_dir: Path,
+                fuzz_seconds: float) -> CheckerRun:
+    argv, timeout = checker_argv(checker, seed, fuzz_seconds,
+                                 (out_dir / "mutants" / m.name).resolve())
+    start = time.monotonic()
+    proc = run_on_mutant(m.name, argv, timeout)
+    seconds = time.monotonic() - start
+    if proc.returncode == TIMEOUT_RETURNCODE:
+        return CheckerRun(checker, "timeout", seconds, detail=f"no verdict in {timeout:g} s")
+    try:
+        results = json.loads(proc.stdout)["results"]
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return CheckerRun(checker, "tool_error", seconds, detail=_last_line(proc))
+    found: list[dict[str, Any]] = [r for r in results if r.get("outcome") in KILLING_OUTCOMES]
+    if found:
+        r = found[0]
+        trace = r.get("trace")
+        length = r.get("cex_length")
+        if not isinstance(length, int):
+            length = _trace_length(trace) if isinstance(trace, str) else None
+        return CheckerRun(checker, "killed", seconds, length,
+                          trace if isinstance(trace, str) else None,
+                          str(r.get("detail", "")).split("\n")[0])
+    if proc.returncode == 2 or any(r.get("outcome") == "tool_error" for r in results):
+        return CheckerRun(checker, "tool_error", seconds, detail=_last_line(proc))
+    if proc.returncode != 0:
+        return CheckerRun(checker, "killed", seconds, detail=f"exit code {proc.returncode}")
+    return CheckerRun(checker, "survived", seconds, detail="every result as expected")
+
+
+def mutant_result(m: Mutant, seed: int, out_dir: Path, fuzz_seconds: float) -> Result:
+    """Run every checker of ``m``: one row of the kill matrix."""
+    start = time.monotonic()
+    runs = [run_checker(m, c, seed, out_dir, fuzz_seconds) for c in m.checkers]
+    killers = sorted((r for r in runs if r.verdict == "killed"), key=lambda r: r.seconds)
+    figures: dict[str, Any] = {
+        "source": m.source,
+        "killed": bool(killers),
+        "killed_by": ",".join(r.checker for r in killers) or "-",
+        "seconds_to_kill": round(killers[0].seconds, 2) if killers else None,
+        "cex_length": killers[0].cex_length if killers else None,
+    }
+    if killers:
+        outcome = Outcome.VIOLATION
+    elif any(r.verdict == "tool_error" for r in runs):
+        outcome = Outcome.TOOL_ERROR
+    elif any(r.verdict == "timeout" for r in runs):
+        outcome = Outcome.TIMEOUT
+    else:
+        outcome = Outcome.PASS
+    lines = [f"{r.checker}: {r.verdict}" + (f" ({r.detail})" if r.detail else "") for r in runs]
+    if outcome == Outcome.PASS:
+        lines.insert(0, f"survived: {m.description}")
+    trace = Path(killers[0].trace) if killers and killers[0].trace else None
+    return Result(m.name, outcome, time.monotonic() - start, expected=Outcome.VIOLATION,
+                  detail="\n".join(lines), trace=trace, figures=figures)
+
+
+def _select(names: list[str]) -> list[Mutant]:
+    mutants = load_mutants()
+    unknown = [n for n in names if n not in mutants]
+    if unknown:
+        raise ToolError(f"unknown mutant(s) {', '.join(unknown)} (known: {', '.join(mutants)})")
+    return [mutants[n] for n in names] if names else list(mutants.values())
+
+
+def kill_matrix(mutants: list[Mutant], seed: int, out_dir: Path, fuzz_seconds: float,
+                workers: int = 1, err: TextIO | None = None) -> list[Result]:
+    """One :class:`Result` per mutant, in order; ``workers`` mutants at a time."""
+    if workers <= 1:
+        results = []
+        for i, m in enumerate(mutants):
+            if err is not None:
+                progress(err, f"mutant {i + 1}/{len(mutants)}: {m.name}")
+            results.append(mutant_result(m, seed, out_dir, fuzz_seconds))
+        if err is not None:
+            progress_done(err)
+        return results
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda m: mutant_result(m, seed, out_dir, fuzz_seconds), mutants))
+
+
+def cmd_mutants(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``gpuvm-check mutants [NAME ...]``: the kill matrix; exit 1 if one survives."""
+    mutants = _select(list(args.names))
+    results = kill_matrix(mutants, args.seed, Path(args.out), FUZZ_SECONDS["default"], err=err)
+    return emit(results, args.json, out, figures=MATRIX_FIGURES)
+
+
+def results_for_run(budget: str, out_dir: Path, workers: int) -> list[Result]:
+    """Every mutant, ``workers`` at a time, fuzzing at most the budget's seconds each."""
+    return kill_matrix(list(load_mutants().values()), 0, out_dir, FUZZ_SECONDS[budget],
+                       workers=max(1, workers))
+
+
+def bench_mutants() -> list[Result]:
+    """The kill matrix (one mutant at a time) and a summary row with the medians."""
+    with tempfile.TemporaryDirectory(prefix="gpuvm-bench-mutants-") as tmp:
+        start = time.monotonic()
+        rows = kill_matrix(list(load_mutants().values()), 0, Path(tmp), FUZZ_SECONDS["default"])
+        for r in rows:
+            r.trace = None  # written under a directory that is about to go
+        seconds = time.monotonic() - start
+    times = [r.figures["seconds_to_kill"] for r in rows if r.figures["killed"]]
+    lengths = [r.figures["cex_length"] for r in rows
+               if r.figures["killed"] and r.figures["cex_length"] is not None]
+    killed = len(times)
+    summary = Result("median", Outcome.PASS if killed == len(rows) else Outcome.VIOLATION,
+                     seconds, figures={
+                         "mutants": len(rows),
+                         "killed": killed,
+                         "median_seconds_to_kill": round(statistics.median(times), 2)
+                         if times else None,
+                         "median_cex_length": statistics.median(lengths) if lengths else None,
+                     })
+    return [*rows, summary]
