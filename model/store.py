@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Protocol, TypeVar
 
 
-
 class Interval(Protocol):
     @property
     def addr(self) -> int: ...
