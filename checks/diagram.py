@@ -54,13 +54,14 @@ def parse_offset(text: str, symbols: Mapping[str, int] = SYMBOLS) -> int:
     return base + (int(m.group(2)) if m.group(2) else 0)
 
 
-def _num(x: int) -> str:
+def num(x: int) -> str:
+    """An address as people read it: decimal when small, hex when large."""
     return str(x) if x < 1 << 16 else hex(x)
 
 
 def format_va(va: Va | Map, symbols: Mapping[str, int] = SYMBOLS) -> str:
     gem = "null" if va.gem is None else va.gem
-    return f"{gem}[{_num(va.addr)},{_num(va.addr + va.range)})@{format_offset(va.offset, symbols)}"
+    return f"{gem}[{num(va.addr)},{num(va.addr + va.range)})@{format_offset(va.offset, symbols)}"
 
 
 def format_op(op: Op, symbols: Mapping[str, int] = SYMBOLS) -> str:
@@ -91,12 +92,12 @@ def render(rows: Sequence[tuple[str, Sequence[Va]]], symbols: Mapping[str, int] 
     if not points:
         return [f"{indent}{label}: (empty)" for label, _ in rows]
     names = [len("null" if va.gem is None else va.gem) for _, vas in rows for va in vas]
-    width = max(CELL, *(len(_num(p)) + 2 for p in points), *(n + 4 for n in names))
+    width = max(CELL, *(len(num(p)) + 2 for p in points), *(n + 4 for n in names))
     lab = max(len(label) for label, _ in rows) + 2
     col = {p: lab + i * width for i, p in enumerate(points)}
     header = [" "] * (col[points[-1]] + width)
     for p in points:
-        for j, ch in enumerate(_num(p)):
+        for j, ch in enumerate(num(p)):
             header[col[p] + j] = ch
     lines = [indent + "".join(header).rstrip()]
     for label, vas in rows:

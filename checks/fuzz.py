@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
@@ -122,12 +121,10 @@ def _violation(name: str, cls: type[VaSpaceMachine], seed: int, out_dir: Path,
         trace = shrunk.failure_trace(message)
         trace_path = out_dir / f"fuzz-{name}-seed{seed}.itf.json"
         try:
-            trace.write(trace_path)
             mutant = os.environ.get(MUTANT_ENV)
             if mutant:  # a counterexample of a known-bad variant says which one
-                doc = json.loads(trace_path.read_text())
-                doc["#meta"]["mutant"] = mutant
-                trace_path.write_text(json.dumps(doc, indent=1) + "\n")
+                trace.meta["mutant"] = mutant
+            trace.write(trace_path)
         except OSError as e:
             raise ToolError(f"cannot write the counterexample: {e.strerror}",
                             str(trace_path)) from None

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from checks.diagram import render
+from checks.diagram import num, render
 from checks.traces import Step, Trace
 from model.gpuva import Va
 
@@ -65,7 +65,7 @@ def _va_text(v: Sequence[Any] | None) -> str:
     if not v:
         return "-"
     a, r, g, o = v
-    return f"{'null' if g is None else g}[{a},{a + r})@{o}"
+    return f"{'null' if g is None else g}[{num(a)},{num(a + r)})@{num(o)}"
 
 
 def _op_text(op: dict[str, Any]) -> str:

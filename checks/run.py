@@ -40,6 +40,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 args.budget, out_dir, args.workers)
         except ToolError as e:
             stage = [Result(label, Outcome.TOOL_ERROR, time.monotonic() - t0, detail=str(e))]
+        except Exception as e:  # a crashed checker is a tool error, never a pass
+            stage = [Result(label, Outcome.TOOL_ERROR, time.monotonic() - t0,
+                            detail=f"{type(e).__name__}: {e}")]
         for r in stage:
             if not r.name.startswith(f"{label}:"):
                 r.name = f"{label}:{r.name}"

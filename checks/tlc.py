@@ -786,6 +786,8 @@ def check_model(model: Model, *, workers: int = 2, timeout: float | None = None,
         trace = gpuvm_trace(run.states, constants,
                             f"{model.name}: {run.message}" + (
                                 f" (model mutant: {model.mutant})" if model.mutant else ""))
+        if model.mutant:
+            trace.meta["mutant"] = model.mutant
         path = trace.write(out_dir / f"tlc-{model.name}.itf.json")
         result.trace = path
         figures["trace_len"] = len(trace.steps)

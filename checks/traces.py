@@ -32,12 +32,13 @@ from typing import Any
 
 from checks.outcome import ToolError
 from model.errors import GpuVmError, InvariantViolation
-from model.invariants import check_vaspace
+from model.invariants import check_step, check_vaspace
 from model.ops import Op, ops_to_json
 from model.profiles import profile_by_name
 from model.vaspace import VaSpace
 
 VASPACE_VARS = ("vas", "lastOps", "lastErr")
+_META_KEYS = {"format", "format-description", "spec", "source", "description", "config"}
 _SAFE = 1 << 53
 
 
@@ -94,6 +95,8 @@ class Trace:
     source: str = "model"
     description: str = ""
     variables: Sequence[str] = VASPACE_VARS
+    #: further ``#meta`` entries, e.g. ``mutant``: the known-bad variant it is a counterexample of
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def profile(self) -> str:
@@ -114,6 +117,7 @@ class Trace:
                 "source": self.source,
                 "description": self.description,
                 "config": encode(self.config),
+                **encode(self.meta),
             },
             "vars": list(self.variables),
             "states": states,
@@ -140,7 +144,8 @@ def parse_itf(doc: Any, where: str) -> Trace:
     if not isinstance(config, dict):
         raise ToolError('"#meta.config" must be an object', where)
     trace = Trace(spec=meta["spec"], config=config, source=str(meta.get("source", "?")),
-                  description=str(meta.get("description", "")), variables=tuple(variables))
+                  description=str(meta.get("description", "")), variables=tuple(variables),
+                  meta={k: decode(v) for k, v in meta.items() if k not in _META_KEYS})
     for i, raw in enumerate(states):
         if not isinstance(raw, dict) or not isinstance(raw.get("#meta", {}), dict):
             raise ToolError(f"state {i} is not an object", where)
@@ -215,10 +220,12 @@ class Recorder:
         self.trace = Trace(spec=spec, config=vm_config(vm), source=source,
                            variables=_variables(vm))
         self.trace.steps.append(Step(0, "Init", {}, state_of(vm, (), None)))
+        self.last_ops: list[Op] = []
         vm.tracer = self
 
     def action(self, name: str, args: Mapping[str, object], ops: Sequence[Op],
                error: GpuVmError | None) -> None:
+        self.last_ops = list(ops)
         self.trace.steps.append(
             Step(len(self.trace.steps), name, dict(args), state_of(self.vm, ops, error)))
 
@@ -311,7 +318,12 @@ def replay(trace: Trace, where: str = "trace") -> ReplayReport:
     for step in trace.steps:
         try:
             if step.index > 0:
+                before = list(vm)
                 perform(vm, step.action, step.args, f"{where}: state {step.index}")
+                done = rec.trace.steps[-1]
+                if done.index == step.index and done.state["lastErr"] == "OK":
+                    check_step(before, step.action, step.args, rec.last_ops, list(vm),
+                               vm.profile.name)
             check_vaspace(vm)
         except InvariantViolation as bad:
             return ReplayReport(len(trace.steps), None,

@@ -6,8 +6,12 @@ invariant, with the offending values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 from model.errors import InvariantViolation
-from model.gpuva import U64_MAX
+from model.gpuva import U64_MAX, Va
+from model.ops import Op, Remap, Unmap
 from model.vaspace import VaSpace
 
 
@@ -32,3 +36,76 @@ def check_vaspace(vm: VaSpace) -> None:
         if last is not None and last.end > r.addr:
             raise InvariantViolation("RegionInv", f"regions {last} and {r} overlap")
         last = r
+
+
+def _segments(vas: Iterable[Va]) -> list[tuple[int, int, str | None, int]]:
+    """The translation as maximal pieces ``(addr, end, gem, base)``.
+
+    ``base = offset - addr``; two touching mappings of one GEM with one base
+    translate like a single mapping, so they are joined.  Two layouts
+    translate alike iff their segment lists are equal.
+    """
+    out: list[tuple[int, int, str | None, int]] = []
+    for va in sorted(vas):
+        base = va.offset - va.addr
+        if out and out[-1][1] == va.addr and out[-1][2] == va.gem and out[-1][3] == base:
+            out[-1] = (out[-1][0], va.end, va.gem, base)
+        else:
+            out.append((va.addr, va.end, va.gem, base))
+    return out
+
+
+def _override(before: Iterable[Va], addr: int, end: int, gem: str | None,
+              offset: int | None) -> list[tuple[int, int, str | None, int]]:
+    """``before`` with ``[addr, end)`` cleared, then mapped to ``gem@offset`` if given."""
+    kept: list[Va] = []
+    for va in before:
+        if va.end <= addr or va.addr >= end:
+            kept.append(va)
+            continue
+        if va.addr < addr:
+            kept.append(va.piece(va.addr, addr))
+        if va.end > end:
+            kept.append(va.piece(end, va.end))
+    if offset is not None:
+        kept.append(Va(addr, end - addr, gem, offset))
+    return _segments(kept)
+
+
+def check_step(before: Sequence[Va], action: str, args: Mapping[str, Any],
+               ops: Sequence[Op], after: Sequence[Va], profile: str) -> None:
+    """The contract of one accepted ``Map``/``Unmap`` request.
+
+    ``TranslationInv``: afterwards every address of a map request translates
+    to the request's GEM at its offset plus the distance from its start, every
+    address of an unmap request is unmapped, and every other address
+    translates exactly as before.  ``KeepInv``: an unmap or remap marked
+    ``keep`` is of a mapping compatible with the request (same non-NULL GEM,
+    same base); under the ``upstream`` profile, every compatible one is
+    marked.
+    """
+    if action not in ("Map", "Unmap"):
+        return
+    addr, end = int(args["addr"]), int(args["addr"]) + int(args["range"])
+    gem = args.get("gem") if action == "Map" else None
+    offset = int(args["offset"]) if action == "Map" else None
+    want = _override(before, addr, end, gem, offset)
+    got = _segments(after)
+    if got != want:
+        raise InvariantViolation(
+            "TranslationInv", f"{action}({dict(args)}) leaves the translation {got}, "
+            f"the request promises {want}")
+    if offset is None:
+        return
+    for op in ops:
+        unmap = op.unmap if isinstance(op, Remap) else op if isinstance(op, Unmap) else None
+        if unmap is None:
+            continue
+        va = unmap.va
+        compat = va.gem is not None and va.gem == gem and va.offset + addr == offset + va.addr
+        if unmap.keep and not compat:
+            raise InvariantViolation("KeepInv", f"{op} is marked keep but is not compatible "
+                                     f"with the request {dict(args)}")
+        if profile == "upstream" and compat and not unmap.keep:
+            raise InvariantViolation("KeepInv", f"{op} is compatible with the request "
+                                     f"{dict(args)} but not marked keep")
