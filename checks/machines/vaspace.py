@@ -41,7 +41,7 @@ the errno of every request.  After every step, for each profile:
 
 Both profiles are checked against one oracle, so they also agree with each
 other on the translation.  Every ``z3_every``-th accepted ``Map``/``Unmap``
-step is also checked by ``checks.z3step.check_step`` when that module exists.
+step is also checked against the Z3 relation by ``checks.z3step.check_step``.
 
 A failing run is turned into an ITF trace by :meth:`VaSpaceMachine.failure_trace`:
 the shrunk example's actions replayed into a :class:`~checks.traces.Recorder`.
@@ -52,7 +52,6 @@ same request generator, for trace validation against the TLA+ spec.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,7 +70,7 @@ from model.errors import (
     InvariantViolation,
     NotFound,
 )
-from model.gpuva import Va
+from model.gpuva import Region, Va
 from model.invariants import check_vaspace
 from model.ops import Map, Op, Prefetch, Remap, Unmap, check_op_bounds
 from model.profiles import profile_by_name
@@ -521,21 +520,12 @@ def check_ops(profile: str, action: str, args: Args, before: Sequence[Va],
 
 # ---------------------------------------------------------------- machines
 
-_Z3: list[Callable[..., str | None] | None] = []
 
+def z3_step_function() -> Callable[..., str | None]:
+    """``checks.z3step.check_step``, imported on first use (it loads Z3)."""
+    from checks.z3step import check_step
 
-def z3_step_function() -> Callable[..., str | None] | None:
-    """``checks.z3step.check_step`` if that module exists, else ``None``."""
-    if not _Z3:
-        try:
-            module = importlib.import_module("checks.z3step")
-        except ModuleNotFoundError as e:
-            if e.name != "checks.z3step":
-                raise
-            _Z3.append(None)
-        else:
-            _Z3.append(module.check_step)
-    return _Z3[0]
+    return check_step
 
 
 @dataclass
@@ -699,7 +689,8 @@ class VaSpaceMachine(RuleBasedStateMachine):
                 except CheckFailed as bad:
                     raise self._fail(bad.invariant, bad.detail) from None
                 if z3_now:
-                    self._z3_check(name, before, action, args, ops)
+                    self._z3_check(name, before, action, args, ops,
+                                   vm.regions if vm.regions_enabled else None)
                 if action in ("Map", "Unmap"):
                     self.stale.extend(op.va if isinstance(op, Unmap) else op.unmap.va
                                       for op in ops if isinstance(op, Unmap | Remap))
@@ -709,11 +700,9 @@ class VaSpaceMachine(RuleBasedStateMachine):
         del self.stale[:-16]
 
     def _z3_check(self, name: str, before: list[Va], action: str, args: Args,
-                  ops: list[Op]) -> None:
+                  ops: list[Op], regions: list[Region] | None) -> None:
         check_step = z3_step_function()
-        if check_step is None:
-            return
-        answer = check_step(name, before, action, dict(args), list(ops))
+        answer = check_step(name, before, action, dict(args), list(ops), regions=regions)
         if answer is not None:
             raise self._fail("Z3StepInv", f"ops {ops}: {answer}")
 

@@ -370,7 +370,9 @@ def mutant_result(m: Mutant, seed: int, out_dir: Path, fuzz_seconds: float) -> R
         "killed": bool(killers),
         "killed_by": ",".join(r.checker for r in killers) or "-",
         "seconds_to_kill": round(killers[0].seconds, 2) if killers else None,
-        "cex_length": killers[0].cex_length if killers else None,
+        # the shortest counterexample any killer wrote (a vector failure has none)
+        "cex_length": min((r.cex_length for r in killers if r.cex_length is not None),
+                          default=None),
     }
     if killers:
         outcome = Outcome.VIOLATION
@@ -383,7 +385,8 @@ def mutant_result(m: Mutant, seed: int, out_dir: Path, fuzz_seconds: float) -> R
     lines = [f"{r.checker}: {r.verdict}" + (f" ({r.detail})" if r.detail else "") for r in runs]
     if outcome == Outcome.PASS:
         lines.insert(0, f"survived: {m.description}")
-    trace = Path(killers[0].trace) if killers and killers[0].trace else None
+    traced = [r for r in killers if r.trace]
+    trace = Path(traced[0].trace) if traced and traced[0].trace else None
     return Result(m.name, outcome, time.monotonic() - start, expected=Outcome.VIOLATION,
                   detail="\n".join(lines), trace=trace, figures=figures)
 
