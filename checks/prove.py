@@ -333,25 +333,25 @@ def path_witnesses(relation: str, k: int = VECTOR_K) -> PathWitnesses:
     solver.add(spec.ar.domain())
     sigs: list[tuple[str, ...]] = []
     small: list[Inputs] = []
+
+    def enumerate_paths() -> None:
+        """Add one witness per path the solver still allows, blocking each after it."""
+        while solver.check() == z3.sat:
+            model = solver.model()
+            chosen = [_value(model, v) for v in idx]
+            sigs.append(tuple(names[i][j] for i, j in enumerate(chosen)))
+            small.append(inputs_from_model(spec, model))
+            solver.add(z3.Or([v != j for v, j in zip(idx, chosen, strict=True)]))
+
     solver.push()
     solver.add(*_bounds(spec, high=False))
-    while solver.check() == z3.sat:
-        model = solver.model()
-        chosen = [_value(model, v) for v in idx]
-        sigs.append(tuple(names[i][j] for i, j in enumerate(chosen)))
-        small.append(inputs_from_model(spec, model))
-        solver.add(z3.Or([v != j for v, j in zip(idx, chosen, strict=True)]))
+    enumerate_paths()
     solver.pop()
     # Paths feasible only outside the small bounds, if any, join with a free witness.
     everything = spec.ar.any([_path_condition(labels, s) for s in sigs])
     solver.push()
     solver.add(z3.Not(everything))
-    while solver.check() == z3.sat:
-        model = solver.model()
-        chosen = [_value(model, v) for v in idx]
-        sigs.append(tuple(names[i][j] for i, j in enumerate(chosen)))
-        small.append(inputs_from_model(spec, model))
-        solver.add(z3.Or([v != j for v, j in zip(idx, chosen, strict=True)]))
+    enumerate_paths()
     complete = solver.check() == z3.unsat
     solver.pop()
     high: list[Inputs | None] = []

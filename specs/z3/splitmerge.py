@@ -60,25 +60,8 @@ PROFILES = ("upstream", "rfc2023")
 VARIANTS = ("next-offset-from-request", "keep-ignores-offset", "range-check-no-overflow")
 
 @dataclass(frozen=True)
-class Piece:
+class Piece(Mapping):
     """A mapping the op list creates (a split piece or the ``Map``), if ``present``."""
-
-    ar: Arith
-    present: Term
-    addr: Term
-    range: Term
-    gem: Term
-    offset: Term
-
-    @property
-    def end(self) -> Term:
-        return self.ar.add(self.addr, self.range)
-
-    def covers(self, x: Term) -> Term:
-        return z3.And(self.present, self.ar.le(self.addr, x), self.ar.lt(x, self.end))
-
-    def value(self, x: Term) -> Term:
-        return self.ar.add(self.offset, self.ar.sub(x, self.addr))
 
 
 @dataclass(frozen=True)
