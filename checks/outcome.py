@@ -10,6 +10,7 @@ compares the two.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,19 @@ class ToolError(Exception):
         self.message = message
         self.where = where
         super().__init__(f"{where}: error: {message}" if where else f"error: {message}")
+
+
+def load_json(path: Path, what: str) -> Any:
+    """Parse a JSON file; :class:`ToolError` naming ``file:line`` if it is unreadable or bad."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ToolError(f"cannot read {what}: {e.strerror}", str(path)) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ToolError(f"not valid JSON: {e.msg} (column {e.colno})",
+                        f"{path}:{e.lineno}") from None
 
 
 @dataclass

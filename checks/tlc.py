@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from checks.java import toolchain
-from checks.outcome import Outcome, Result, ToolError
+from checks.outcome import Outcome, Result, ToolError, load_json
 from checks.report import emit, progress, progress_done
 from checks.traces import Step, Trace
 
@@ -220,14 +220,8 @@ def _where(text: str, path: Path, needle: str) -> str:
 def load_manifest(path: Path | None = None) -> list[Model]:
     """Read and check the manifest; :class:`ToolError` at ``file:line`` if malformed."""
     path = MANIFEST if path is None else path
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ToolError(f"cannot read the manifest: {e.strerror}", str(path)) from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ToolError(f"not valid JSON: {e.msg}", f"{path}:{e.lineno}") from None
+    doc = load_json(path, "the manifest")
+    text = path.read_text()  # to name the line of a bad entry
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), list):
         raise ToolError('the manifest must be an object with a "models" list', str(path))
     models: list[Model] = []

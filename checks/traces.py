@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.outcome import ToolError
+from checks.outcome import ToolError, load_json
 from model.errors import GpuVmError, InvariantViolation
 from model.invariants import check_step, check_vaspace
 from model.ops import Op, ops_to_json
@@ -167,16 +167,7 @@ def parse_itf(doc: Any, where: str) -> Trace:
 
 def read_trace(path: Path) -> Trace:
     """Read an ITF file.  Malformed or truncated JSON -> :class:`ToolError` at file:line."""
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ToolError(f"cannot read trace: {err.strerror}", str(path)) from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ToolError(f"not valid JSON: {err.msg} (column {err.colno})",
-                        f"{path}:{err.lineno}") from None
-    return parse_itf(doc, str(path))
+    return parse_itf(load_json(path, "trace"), str(path))
 
 
 # ------------------------------------------------------------------ recording

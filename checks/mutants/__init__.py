@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import model
-from checks.outcome import Outcome, Result, ToolError
+from checks.outcome import Outcome, Result, ToolError, load_json
 from checks.report import emit, progress, progress_done
 
 HERE = Path(__file__).resolve().parent
@@ -77,12 +77,7 @@ class Mutant:
 def load_mutants() -> dict[str, Mutant]:
     """Every mutant of ``mutants.json``, in file order; :class:`ToolError` if malformed."""
     where = str(MANIFEST)
-    try:
-        doc = json.loads(MANIFEST.read_text())
-    except OSError as e:
-        raise ToolError(f"cannot read the mutant list: {e.strerror}", where) from None
-    except json.JSONDecodeError as e:
-        raise ToolError(f"not valid JSON: {e.msg}", f"{where}:{e.lineno}") from None
+    doc = load_json(MANIFEST, "the mutant list")
     entries = doc.get("mutants") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise ToolError('expected an object with a "mutants" list', where)
