@@ -35,7 +35,7 @@ import z3
 
 from checks.outcome import Outcome, Result, ToolError
 from checks.report import emit, progress, progress_done
-from checks.traces import Step, Trace
+from checks.traces import Divergence, ReplayReport, Step, Trace, Violation
 from checks.z3step import Inputs, apply_ops, predict, signature, spec_ops
 from model.errors import GpuVmError
 from model.gpuva import Region, Va
@@ -217,9 +217,64 @@ def _args_trace(ob: Obligation, goal: Goal, values: Mapping[str, Any]) -> Trace:
     ioctl = str(goal.about.get("ioctl", ob.group))
     trace = Trace(spec=f"{ob.group}-vm-bind-args", config=dict(goal.about), source="z3",
                   description=f"{ob.name}: {ob.about}", variables=("accepted", "claim"))
+    trace.meta["obligation"] = ob.name
     trace.steps.append(Step(0, "Init", {}, {"accepted": False, "claim": True}))
     trace.steps.append(Step(1, ioctl, dict(values), {"accepted": True, "claim": False}))
     return trace
+
+
+def _evaluate(goal: Goal, args: Mapping[str, Any], where: str) -> tuple[bool, bool]:
+    """``(premise, claim)`` of ``goal`` for the concrete ioctl arguments ``args``."""
+    pairs = []
+    for name, term in goal.inputs.items():
+        if name not in args:
+            raise ToolError(f"the call lacks argument {name!r}", where)
+        value = args[name]
+        if z3.is_bool(term):
+            pairs.append((term, z3.BoolVal(bool(value), term.ctx)))
+        elif z3.is_bv(term):
+            pairs.append((term, z3.BitVecVal(int(value), term.size(), term.ctx)))
+        else:
+            pairs.append((term, z3.IntVal(int(value), term.ctx)))
+    premise = z3.simplify(z3.substitute(goal.premise, *pairs))
+    claim = z3.simplify(z3.substitute(goal.claim, *pairs))
+    if not (z3.is_true(premise) or z3.is_false(premise)) or not (
+            z3.is_true(claim) or z3.is_false(claim)):
+        raise ToolError("the call does not assign every input of the obligation", where)
+    return z3.is_true(premise), z3.is_true(claim)
+
+
+def replay_args(trace: Trace, where: str) -> ReplayReport:
+    """Re-check a front end's one-call counterexample against its obligation.
+
+    The model has no ioctl front ends, so such a trace is replayed against the
+    specification it came from: the seed version's checks are evaluated on the
+    recorded arguments (they must accept them, and the claim must fail, as the
+    trace says), and so are the corrected version's (reported: they must
+    reject them).  ``reproduced`` when both hold.
+    """
+    name = str(trace.meta.get("obligation") or trace.description.split(":")[0])
+    by_name = {ob.name: ob for ob in obligations()}
+    if name not in by_name:
+        raise ToolError(f"no obligation {name!r} to replay this trace against", where)
+    if len(trace.steps) != 2:
+        raise ToolError("a front-end counterexample is one call", where)
+    step = trace.steps[1]
+    accepted, claim = _evaluate(by_name[name].build(), step.args, f"{where}: state 1")
+    actual = {"accepted": accepted, "claim": claim}
+    expected = {k: step.state.get(k) for k in actual}
+    if actual != expected:
+        return ReplayReport(2, Divergence(1, step.action, step.args, expected, actual))
+    fixed = by_name.get(name.removesuffix(".seed") + ".fixed")
+    note = ""
+    if fixed is not None:
+        fixed_accepts, _ = _evaluate(fixed.build(), step.args, f"{where}: state 1")
+        note = (f"; the corrected checks ({fixed.name}) "
+                f"{'also accept' if fixed_accepts else 'reject'} it")
+    if accepted and not claim:
+        return ReplayReport(2, None, Violation(1, name, f"the seed's checks accept the call "
+                                               f"and the claim fails{note}"))
+    return ReplayReport(2)
 
 
 def counterexample_trace(ob: Obligation, goal: Goal, model: Any) -> Trace:
