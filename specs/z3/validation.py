@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import z3
 
@@ -165,14 +166,26 @@ def _i915_readable(b: _I915Bind) -> tuple[Term, ...]:
             z3.ULE(b.live_length, 1 << 16), z3.Not(b.live))
 
 
-def _i915_goal(fixed: bool, claim: Callable[[_I915Bind], Term]) -> Callable[[], Goal]:
+def _about(ioctl: str, seed: str, fixed: bool) -> dict[str, Any]:
+    """What a counterexample trace records about the front end and its version."""
+    return {"ioctl": ioctl, "seed": seed, "version": "fixed" if fixed else "seed"}
+
+
+def _front_end_goal(fresh: Callable[[], Any], fixed: bool, claim: Callable[[Any], Term],
+                    prefer: Callable[[Any], tuple[Term, ...]], ioctl: str, seed: str,
+                    trace: str = "args") -> Callable[[], Goal]:
+    """``environment /\\ accepted(fixed) -> claim`` over one front end's fresh arguments."""
     def build() -> Goal:
-        b = _I915Bind.fresh()
+        b = fresh()
         return Goal(z3.And(b.environment(), b.accepted(fixed)), claim(b), b.inputs(),
-                    prefer=_i915_readable(b),
-                    about={"ioctl": "DRM_IOCTL_I915_GEM_VM_BIND", "seed": "000",
-                           "version": "fixed" if fixed else "seed"})
+                    prefer=prefer(b), trace=trace,
+                    about=_about(ioctl, seed, fixed))
     return build
+
+
+def _i915_goal(fixed: bool, claim: Callable[[_I915Bind], Term]) -> Callable[[], Goal]:
+    return _front_end_goal(_I915Bind.fresh, fixed, claim, _i915_readable,
+                           "DRM_IOCTL_I915_GEM_VM_BIND", "000")
 
 
 def _i915_no_overlap(b: _I915Bind) -> Term:
@@ -225,8 +238,7 @@ def _i915_unbind(fixed: bool) -> Callable[[], Goal]:
                      "live.length": u.live_length},
                     prefer=(z3.ULE(u.start, 1 << 20), z3.ULE(u.live_start, 1 << 20),
                             z3.ULE(u.live_length, 1 << 16)),
-                    about={"ioctl": "DRM_IOCTL_I915_GEM_VM_UNBIND", "seed": "000",
-                           "version": "fixed" if fixed else "seed"})
+                    about=_about("DRM_IOCTL_I915_GEM_VM_UNBIND", "000", fixed))
     return build
 
 
@@ -296,13 +308,8 @@ def _nouveau_readable(b: _NouveauBind) -> tuple[Term, ...]:
 
 
 def _nouveau_goal(fixed: bool, claim: Callable[[_NouveauBind], Term]) -> Callable[[], Goal]:
-    def build() -> Goal:
-        b = _NouveauBind.fresh()
-        return Goal(z3.And(b.environment(), b.accepted(fixed)), claim(b), b.inputs(),
-                    prefer=_nouveau_readable(b),
-                    about={"ioctl": "DRM_IOCTL_NOUVEAU_VM_BIND", "seed": "001",
-                           "version": "fixed" if fixed else "seed"})
-    return build
+    return _front_end_goal(_NouveauBind.fresh, fixed, claim, _nouveau_readable,
+                           "DRM_IOCTL_NOUVEAU_VM_BIND", "001")
 
 
 def _nouveau_range(b: _NouveauBind) -> Term:
@@ -344,8 +351,7 @@ def _nouveau_copy(fixed: bool) -> Callable[[], Goal]:
                     else z3.BoolVal(True))
         claim = z3.ZeroExt(32, size32) == z3.ZeroExt(32, count) * NOUVEAU_BIND_OP_SIZE
         return Goal(accepted, claim, {"op_count": count},
-                    about={"ioctl": "DRM_IOCTL_NOUVEAU_VM_BIND", "seed": "001",
-                           "version": "fixed" if fixed else "seed"})
+                    about=_about("DRM_IOCTL_NOUVEAU_VM_BIND", "001", fixed))
     return build
 
 
@@ -400,13 +406,8 @@ class _XeMap:
 
 def _xe_goal(fixed: bool, claim: Callable[[_XeMap], Term],
              prefer: Callable[[_XeMap], tuple[Term, ...]]) -> Callable[[], Goal]:
-    def build() -> Goal:
-        x = _XeMap.fresh()
-        return Goal(z3.And(x.environment(), x.accepted(fixed)), claim(x), x.inputs(),
-                    prefer=prefer(x), trace="gpuvm",
-                    about={"ioctl": "DRM_IOCTL_XE_VM_BIND", "seed": "002",
-                           "version": "fixed" if fixed else "seed"})
-    return build
+    return _front_end_goal(_XeMap.fresh, fixed, claim, prefer, "DRM_IOCTL_XE_VM_BIND", "002",
+                           trace="gpuvm")
 
 
 def _xe_range(x: _XeMap) -> Term:
