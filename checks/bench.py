@@ -112,10 +112,7 @@ def build(n: int, store: StoreFactory) -> VaSpace:
     """A VA space with ``n`` mappings ``[4i, 4i+2)``, inserted straight into its store."""
     vm = VaSpace(0, SPACING * n + 16, store=store)
     for i in range(n):
-        gem = "ab"[i & 1]
-        va = Va(SPACING * i, 2, gem, SPACING * i)
-        vm._vas.insert(va)
-        vm._gem_vas.setdefault(gem, {})[va.addr] = va
+        vm._link(Va(SPACING * i, 2, "ab"[i & 1], SPACING * i))
     return vm
 
 
@@ -215,11 +212,11 @@ def _vaspace_targets(rows: list[Result]) -> Result:
 def bench_fuzz(seconds: float = 10.0, err: TextIO | None = None) -> list[Result]:
     """Checked steps per second of every state machine, ``seconds`` each."""
     from checks.fuzz import run_machine
-    from checks.machines import MACHINES
+    from checks.machines import machines
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="gpuvm-bench-fuzz-") as tmp:
-        for name in MACHINES:
+        for name in machines():
             r = run_machine(name, seconds, 0, Path(tmp), err=err)
             r.trace = None
             r.figures["target_steps_per_s"] = FUZZ_TARGET
@@ -274,6 +271,8 @@ def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         results = delegate("checks.prove", "bench_prove")()
     elif target == "mutants":
         results = delegate("checks.mutants", "bench_mutants")()
+    elif target == "sched":
+        results = delegate("checks.sched.bench", "bench_sched")()
     else:
         raise ToolError(f"unknown bench target {target!r}")
     first = FIGURES.get(target, ())

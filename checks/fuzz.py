@@ -29,10 +29,14 @@ from hypothesis.errors import Flaky, HypothesisException
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
-from checks.machines import MACHINES
-from checks.machines.vaspace import STATS, VaSpaceMachine
+from checks import budget as budgets
+from checks.machines import machines
+from checks.machines.base import STATS, SystemMachine
+from checks.manifest import load_manifest
 from checks.outcome import Outcome, Result, ToolError
 from checks.report import emit, progress, progress_done
+from checks.systems import System, select
+from checks.witness import annotate
 
 #: set (by ``checks.mutants``) when the ``model`` package is a mutant's copy
 MUTANT_ENV = "GPUVM_CHECK_MUTANT"
@@ -40,9 +44,6 @@ BATCH = 20
 STEPS = 40
 FIGURES = ("steps", "steps_per_s", "examples", "cex_length", "invariant")
 
-#: seconds of fuzzing per budget, shared out between the machines
-BUDGET_SECONDS = {"quick": 5.0, "default": 30.0, "thorough": 300.0}
-SHARE = {"vaspace": 2 / 3, "vaspace-regions": 1 / 3}
 
 
 def fuzz_settings(max_examples: int = BATCH, steps: int = STEPS) -> settings:
@@ -65,10 +66,11 @@ def derive_seed(seed: int, name: str, batch: int) -> int:
 
 
 def run_machine(name: str, seconds: float, seed: int, out_dir: Path, *,
-                machine: type[VaSpaceMachine] | None = None,
-                max_batches: int | None = None, err: TextIO | None = None) -> Result:
+                machine: type[SystemMachine] | None = None,
+                max_batches: int | None = None, err: TextIO | None = None,
+                expected: Outcome = Outcome.PASS) -> Result:
     """Run one machine for ``seconds`` (or ``max_batches`` batches); one :class:`Result`."""
-    cls = machine if machine is not None else MACHINES[name]
+    cls = machine if machine is not None else machines()[name][1]
     STATS.steps = STATS.examples = 0
     start = time.monotonic()
     batch = 0
@@ -80,7 +82,7 @@ def run_machine(name: str, seconds: float, seed: int, out_dir: Path, *,
                 "examples": STATS.examples, "seed": seed}
 
     while True:
-        def factory() -> VaSpaceMachine:
+        def factory() -> SystemMachine:
             return cls()
 
         hypothesis_seed(derive_seed(seed, name, batch))(factory)
@@ -90,16 +92,16 @@ def run_machine(name: str, seconds: float, seed: int, out_dir: Path, *,
                 run_state_machine_as_test(  # type: ignore[no-untyped-call]
                     factory, settings=fuzz_settings())
         except Flaky as e:
-            return Result(name, Outcome.VIOLATION, time.monotonic() - start,
+            return Result(name, Outcome.VIOLATION, time.monotonic() - start, expected,
                           detail=f"a failure that does not reproduce: {e}", figures=figures())
         except HypothesisException as e:
-            return Result(name, Outcome.TOOL_ERROR, time.monotonic() - start,
+            return Result(name, Outcome.TOOL_ERROR, time.monotonic() - start, expected,
                           detail=f"Hypothesis: {type(e).__name__}: {e}", figures=figures())
         except Exception as failure:
             if err is not None:
                 progress_done(err)
             return _violation(name, cls, seed, out_dir, failure, printed,
-                              time.monotonic() - start, figures())
+                              time.monotonic() - start, figures(), expected)
         batch += 1
         elapsed = time.monotonic() - start
         if err is not None:
@@ -108,48 +110,88 @@ def run_machine(name: str, seconds: float, seed: int, out_dir: Path, *,
             break
     if err is not None:
         progress_done(err)
-    return Result(name, Outcome.PASS, time.monotonic() - start, figures=figures())
+    return Result(name, Outcome.PASS, time.monotonic() - start, expected, figures=figures())
 
 
-def _violation(name: str, cls: type[VaSpaceMachine], seed: int, out_dir: Path,
+def _violation(name: str, cls: type[SystemMachine], seed: int, out_dir: Path,
                failure: Exception, printed: list[str], seconds: float,
-               figures: dict[str, object]) -> Result:
+               figures: dict[str, object], expected: Outcome) -> Result:
     message = f"{type(failure).__name__}: {failure}".splitlines()[0]
-    shrunk = VaSpaceMachine.latest.get(cls)
+    shrunk = SystemMachine.latest.get(cls)
     trace_path = None
+    minimised = False
+    invariant = str(getattr(failure, "invariant", type(failure).__name__))
     if shrunk is not None:
+        smaller = shrunk.minimise(invariant)
+        minimised = smaller is not None
+        if smaller is not None:  # the same finding in fewer steps
+            failure = smaller
+            message = f"{type(failure).__name__}: {failure}".splitlines()[0]
         trace = shrunk.failure_trace(message)
         trace_path = out_dir / f"fuzz-{name}-seed{seed}.itf.json"
-        try:
-            mutant = os.environ.get(MUTANT_ENV)
-            if mutant:  # a counterexample of a known-bad variant says which one
-                trace.meta["mutant"] = mutant
-            trace.write(trace_path)
-        except OSError as e:
-            raise ToolError(f"cannot write the counterexample: {e.strerror}",
-                            str(trace_path)) from None
+        mutant = os.environ.get(MUTANT_ENV)
+        if mutant:  # a counterexample of a known-bad variant says which one
+            trace.meta["mutant"] = mutant
+        annotate(trace, invariant, len(trace.steps) - 1,
+                 str(getattr(failure, "detail", message)))
+        trace.write(trace_path)
         figures["cex_length"] = len(shrunk.log)
-    figures["invariant"] = str(getattr(failure, "invariant", type(failure).__name__))
+    figures["invariant"] = invariant
     program = "\n".join([*printed, *(str(n) for n in getattr(failure, "__notes__", ()))])
-    return Result(name, Outcome.VIOLATION, seconds, detail=f"{message}\n{program}".rstrip(),
-                  trace=trace_path, figures=figures)
+    if shrunk is not None and minimised:
+        program = f"minimised to {len(shrunk.log)} step(s):\n{shrunk.program()}"
+    return Result(name, Outcome.VIOLATION, seconds, expected,
+                  detail=f"{message}\n{program}".rstrip(), trace=trace_path, figures=figures)
+
+
+def _entries(systems: list[System]) -> dict[str, tuple[str, Outcome]]:
+    """Machine name -> (runtime class, expected outcome), from the manifests."""
+    out: dict[str, tuple[str, Outcome]] = {}
+    for s in systems:
+        for m in load_manifest(s).machines:
+            out[m.name] = (m.runtime, m.expected)
+    return out
+
+
+def _names(requested: list[str]) -> list[str]:
+    """Machine names from names of machines or systems (every machine when none)."""
+    known = machines()
+    if not requested:
+        return list(known)
+    out: list[str] = []
+    for n in requested:
+        if n in known:
+            out.append(n)
+        elif any(system == n.lower() for system, _ in known.values()):
+            out += [m for m, (system, _) in known.items() if system == n.lower()]
+        else:
+            raise ToolError(f"unknown machine or system {n!r} (machines: {', '.join(known)})")
+    return out
 
 
 def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``gpuvm-check fuzz [MACHINE ...] --seconds S --seed N``: each machine for S seconds."""
-    names = list(args.machines) or list(MACHINES)
-    unknown = [n for n in names if n not in MACHINES]
-    if unknown:
-        raise ToolError(f"unknown machine(s) {', '.join(unknown)} (known: {', '.join(MACHINES)})")
-    if not args.seconds > 0:
-        raise ToolError(f"--seconds must be positive, not {args.seconds}")
+    """``gpuvm-check fuzz [MACHINE|SYSTEM ...] --seconds S --seed N``: each machine for S s."""
+    names = _names(list(args.machines))
+    try:
+        seconds = budgets.positive_seconds(args.seconds, "--seconds")
+    except ValueError as e:
+        raise ToolError(str(e)) from None
+    entries = _entries(select([]))
     out_dir = Path(args.out)
-    results = [run_machine(n, args.seconds, args.seed, out_dir, err=err) for n in names]
+    results = [run_machine(n, seconds, args.seed, out_dir, err=err,
+                           expected=entries.get(n, ("small", Outcome.PASS))[1]) for n in names]
     return emit(results, args.json, out, figures=FIGURES)
 
 
-def results_for_run(budget: str, out_dir: Path, workers: int) -> list[Result]:
-    """Every machine, sharing the budget's seconds (quick 5, default 30, thorough 300)."""
-    total = BUDGET_SECONDS[budget]
-    return [run_machine(name, total * SHARE.get(name, 1 / len(MACHINES)), 0, out_dir)
-            for name in MACHINES]
+def results_for_run(systems: list[System], budget: str, out_dir: Path,
+                    workers: int) -> list[Result]:
+    """Every machine of the budget's runtime classes, for its class's seconds."""
+    entries = _entries(systems)
+    mine = {m for m, (system, _) in machines().items() if system in {s.name for s in systems}}
+    results = []
+    for name in mine & set(entries):
+        runtime, expected = entries[name]
+        if budgets.selected(runtime, budget):
+            results.append(run_machine(name, budgets.fuzz_seconds(runtime, budget), 0, out_dir,
+                                       expected=expected))
+    return sorted(results, key=lambda r: r.name)

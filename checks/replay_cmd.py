@@ -7,10 +7,26 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from checks.outcome import Outcome, Result, ToolError
+from checks.outcome import Outcome, Result
 from checks.render import page, text
+from checks.replay import replay
 from checks.report import emit
-from checks.traces import read_trace, replay
+from checks.traces import ReplayReport, Trace, read_trace, write_text_atomic
+from checks.witness import spec_line
+
+
+def replay_any(trace: Trace, where: str) -> ReplayReport:
+    """Replay a trace of any system (or a front end's one-call counterexample)."""
+    if trace.spec.endswith("-vm-bind-args"):  # a front end's call: replayed on its spec
+        from checks.prove import replay_args
+
+        report: ReplayReport = replay_args(trace, where)
+        return report
+    if trace.spec == "Sched":  # a scheduled run of a concurrent program: its schedule again
+        from checks.sched import replay_trace
+
+        return replay_trace(trace, where)
+    return replay(trace, where)
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -23,19 +39,15 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.mutant:
         from checks.mutants import run_on_mutant
 
+        trace = read_trace(path)  # bad input is refused here, not in the subprocess
         argv = ["replay", str(path.resolve())] + (["--json"] if args.json else [])
-        proc = run_on_mutant(args.mutant, argv, timeout=300.0)
+        proc = run_on_mutant(args.mutant, argv, timeout=300.0, spec=trace.spec)
         out.write(proc.stdout)
         err.write(proc.stderr)
         return int(proc.returncode)
     start = time.monotonic()
     trace = read_trace(path)
-    if trace.spec.endswith("-vm-bind-args"):  # a front end's call: replayed on its spec
-        from checks.prove import replay_args
-
-        report = replay_args(trace, str(path))
-    else:
-        report = replay(trace, str(path))
+    report = replay_any(trace, str(path))
     seconds = time.monotonic() - start
     figures: dict[str, object] = {"steps": report.steps, "reproduced": report.reproduced}
     if report.divergence is not None:
@@ -47,9 +59,10 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         v = report.violation
         figures.update(violation_step=v.step, invariant=v.invariant)
         last = " (the trace's last step: reproduced)" if report.reproduced else ""
+        where = spec_line(trace.spec, v.invariant) if trace.spec != "Sched" else "schedule"
         result = Result(str(path), Outcome.VIOLATION, seconds, detail=(
-            f"invariant {v.invariant} violated at step {v.step}{last}: {v.detail}"),
-            figures=figures)
+            f"{where}: error: invariant {v.invariant} violated at step {v.step}{last}: "
+            f"{v.detail}"), figures=figures)
     else:
         result = Result(str(path), Outcome.PASS, seconds, figures=figures)
     if args.json:
@@ -68,10 +81,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     trace = read_trace(path)
     if args.html:
         dest = Path(args.html)
-        try:
-            dest.write_text(page(trace))
-        except OSError as e:
-            raise ToolError(f"cannot write {dest}: {e.strerror}", str(dest)) from None
+        write_text_atomic(dest, page(trace), "HTML page")
         out.write(f"wrote {dest} ({len(trace.steps)} states)\n")
     else:
         out.write(text(trace))

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
-from checks.outcome import Result
+from checks.outcome import Outcome, Result
 
 
 def _fmt(value: Any) -> str:
@@ -55,6 +55,14 @@ def emit(results: Sequence[Result], as_json: bool, out: TextIO, *,
         bad = sum(1 for r in results if not r.ok)
         out.write(f"\n{len(results) - bad} as expected, {bad} unexpected\n")
     return 0 if ok else 1
+
+
+def exit_code(results: Sequence[Result], code: int, err: TextIO) -> int:
+    """``code``, or 2 with one line per result that is a tool error or a timeout."""
+    broken = [r for r in results if r.outcome in (Outcome.TOOL_ERROR, Outcome.TIMEOUT)]
+    for r in broken:
+        err.write(f"gpuvm-check: {r.detail.splitlines()[0] if r.detail else r.outcome}\n")
+    return 2 if broken else code
 
 
 def progress(err: TextIO, message: str) -> None:

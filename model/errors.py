@@ -1,10 +1,15 @@
-"""Typed errors of the model.
+"""Typed errors of the model, and the errno registry.
 
 An operation that rejects its input raises a :class:`GpuVmError` subclass
 carrying the errno the kernel returns, and leaves every model object exactly
 as it was.  A broken internal invariant raises :class:`InvariantViolation`,
 which is an ``AssertionError``: it is a bug in the model (or a mutant), never
 an answer to bad input.
+
+Every errno the model can return has one class here, registered in
+:data:`ERRNOS` by its name; :func:`error_class` finds it.  Action
+declarations (:mod:`model.actions`) name the errnos an action may return by
+these names, so a state machine knows which exception to expect.
 """
 
 from __future__ import annotations
@@ -45,9 +50,63 @@ class NotFound(GpuVmError):
 
 
 class Busy(GpuVmError):
-    """-EBUSY: removing a region that still holds mappings."""
+    """-EBUSY: removing a region that still holds mappings; a seq that moved."""
 
     errno_name = "EBUSY"
+
+
+class Deadlock(GpuVmError):
+    """-EDEADLK: a ww_mutex acquire context must back off."""
+
+    errno_name = "EDEADLK"
+
+
+class AlreadyLocked(GpuVmError):
+    """-EALREADY: the ww_mutex is already held by this acquire context."""
+
+    errno_name = "EALREADY"
+
+
+class Fault(GpuVmError):
+    """-EFAULT: the user memory behind a range is gone."""
+
+    errno_name = "EFAULT"
+
+
+class TryAgain(GpuVmError):
+    """-EAGAIN: retry the operation (a userptr seq moved under it)."""
+
+    errno_name = "EAGAIN"
+
+
+class NoMemory(GpuVmError):
+    """-ENOMEM: an allocation failed (injected)."""
+
+    errno_name = "ENOMEM"
+
+
+class NotSupported(GpuVmError):
+    """-EOPNOTSUPP: the operation is not available in this mode."""
+
+    errno_name = "EOPNOTSUPP"
+
+
+class NoSpace(GpuVmError):
+    """-ENOSPC: the VA range cannot be reserved."""
+
+    errno_name = "ENOSPC"
+
+
+class NoSys(GpuVmError):
+    """-ENOSYS: the interface is not enabled for this client."""
+
+    errno_name = "ENOSYS"
+
+
+class Interrupted(GpuVmError):
+    """-EINTR: an interruptible wait was interrupted."""
+
+    errno_name = "EINTR"
 
 
 class InvariantViolation(AssertionError):
@@ -59,4 +118,20 @@ class InvariantViolation(AssertionError):
         self.detail = detail
 
 
-ERRNO_NAMES = ("EINVAL", "EEXIST", "ENOENT", "EBUSY")
+#: errno name -> the class the model raises for it
+ERRNOS: dict[str, type[GpuVmError]] = {
+    cls.errno_name: cls
+    for cls in (InvalidArgument, AlreadyExists, NotFound, Busy, Deadlock, AlreadyLocked,
+                Fault, TryAgain, NoMemory, NotSupported, NoSpace, NoSys, Interrupted)
+}
+
+#: every errno name the model can return, and ``"OK"`` is the name of success
+ERRNO_NAMES = tuple(ERRNOS)
+
+
+def error_class(name: str) -> type[GpuVmError]:
+    """The class of errno ``name``; ``KeyError`` naming the known ones if there is none."""
+    try:
+        return ERRNOS[name]
+    except KeyError:
+        raise KeyError(f"unknown errno {name!r} (known: {', '.join(ERRNOS)})") from None

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from model.errors import InvariantViolation
-from model.gpuva import U64_MAX, Va
+from model.gpuva import U64_MAX, Va, u64
 from model.ops import Op, Remap, Unmap
 from model.vaspace import VaSpace
 
@@ -38,25 +38,31 @@ def check_vaspace(vm: VaSpace) -> None:
         last = r
 
 
-def _segments(vas: Iterable[Va]) -> list[tuple[int, int, str | None, int]]:
-    """The translation as maximal pieces ``(addr, end, gem, base)``.
+Segment = tuple[int, int, str | None, int, int]
 
-    ``base = offset - addr``; two touching mappings of one GEM with one base
-    translate like a single mapping, so they are joined.  Two layouts
-    translate alike iff their segment lists are equal.
+
+def _segments(vas: Iterable[Va]) -> list[Segment]:
+    """The translation as maximal pieces ``(addr, end, gem, base, flags)``.
+
+    ``base = offset - addr`` (mod 2^64); two touching mappings of one GEM
+    with one base and the same flags translate like a single mapping, so
+    they are joined.  Two layouts translate alike iff their segment lists
+    are equal.
     """
-    out: list[tuple[int, int, str | None, int]] = []
+    out: list[Segment] = []
     for va in sorted(vas):
-        base = va.offset - va.addr
-        if out and out[-1][1] == va.addr and out[-1][2] == va.gem and out[-1][3] == base:
-            out[-1] = (out[-1][0], va.end, va.gem, base)
+        base = u64(va.offset - va.addr)
+        last = out[-1] if out else None
+        if (last is not None and last[1] == va.addr and last[2] == va.gem
+                and last[3] == base and last[4] == va.flags):
+            out[-1] = (last[0], va.end, va.gem, base, va.flags)
         else:
-            out.append((va.addr, va.end, va.gem, base))
+            out.append((va.addr, va.end, va.gem, base, va.flags))
     return out
 
 
 def _override(before: Iterable[Va], addr: int, end: int, gem: str | None,
-              offset: int | None) -> list[tuple[int, int, str | None, int]]:
+              offset: int | None, flags: int) -> list[Segment]:
     """``before`` with ``[addr, end)`` cleared, then mapped to ``gem@offset`` if given."""
     kept: list[Va] = []
     for va in before:
@@ -68,7 +74,7 @@ def _override(before: Iterable[Va], addr: int, end: int, gem: str | None,
         if va.end > end:
             kept.append(va.piece(end, va.end))
     if offset is not None:
-        kept.append(Va(addr, end - addr, gem, offset))
+        kept.append(Va(addr, end - addr, gem, offset, flags))
     return _segments(kept)
 
 
@@ -89,7 +95,8 @@ def check_step(before: Sequence[Va], action: str, args: Mapping[str, Any],
     addr, end = int(args["addr"]), int(args["addr"]) + int(args["range"])
     gem = args.get("gem") if action == "Map" else None
     offset = int(args["offset"]) if action == "Map" else None
-    want = _override(before, addr, end, gem, offset)
+    flags = int(args.get("flags", 0)) if action == "Map" else 0
+    want = _override(before, addr, end, gem, offset, flags)
     got = _segments(after)
     if got != want:
         raise InvariantViolation(
@@ -102,7 +109,10 @@ def check_step(before: Sequence[Va], action: str, args: Mapping[str, Any],
         if unmap is None:
             continue
         va = unmap.va
-        compat = va.gem is not None and va.gem == gem and va.offset + addr == offset + va.addr
+        compat = (va.gem is not None and va.gem == gem
+                  and u64(va.offset + addr) == u64(offset + va.addr))
+        if profile == "rfc2023":  # rfc2023's keep marks a merge: the flags must agree too
+            compat = compat and va.flags == flags
         if unmap.keep and not compat:
             raise InvariantViolation("KeepInv", f"{op} is marked keep but is not compatible "
                                      f"with the request {dict(args)}")

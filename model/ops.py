@@ -47,7 +47,7 @@ class Map:
 
     def to_json(self) -> dict[str, object]:
         return {"op": "map", "addr": self.addr, "range": self.range,
-                "gem": self.gem, "offset": self.offset}
+                "gem": self.gem, "offset": self.offset, "flags": self.flags}
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,16 @@ which profile it runs.  Both profiles share the vocabulary of seed 001:
 *compatible*
     An existing mapping ``X`` is compatible with a request ``(ra, gem, roff)``
     iff ``X.gem`` is not ``None``, ``X.gem == gem`` and both have the same base:
-    ``X.offset - X.addr == roff - ra``.  A NULL-GEM mapping is never compatible.
+    ``X.offset - X.addr == roff - ra``, computed in u64 as the kernel computes
+    it (so modulo 2^64).  A NULL-GEM mapping is never compatible.  Flags are
+    not compared: ``keep`` only says the backing is contiguous.
+
+*mergeable* (``rfc2023`` only)
+    compatible, and with the request's flags.  Seed 001's merge and no-op
+    tests compare no driver attributes (its review list, C13: a merge
+    rewrites the old pages' attributes, and an identical-range map with new
+    attributes is a silent no-op); later kernels compare them, and so does
+    this profile.
 
 *pieces*
     For an overlapped ``X = [a, e)`` and a request ``[ra, re)``, the left piece
@@ -217,7 +226,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from model.gpuva import Va
+from model.gpuva import Va, u64
 from model.ops import Map, Op, Remap, Unmap
 
 
@@ -234,8 +243,13 @@ class VaView(Protocol):
 
 
 def compatible(va: Va, gem: str | None, addr: int, offset: int) -> bool:
-    """Same non-NULL GEM and same base (``offset - addr``)."""
-    return va.gem is not None and va.gem == gem and va.offset + addr == offset + va.addr
+    """Same non-NULL GEM and same base (``offset - addr``, modulo 2^64)."""
+    return va.gem is not None and va.gem == gem and u64(va.offset + addr) == u64(offset + va.addr)
+
+
+def mergeable(va: Va, gem: str | None, addr: int, offset: int, flags: int) -> bool:
+    """Compatible and with the same flags: what ``rfc2023`` may merge or leave alone."""
+    return compatible(va, gem, addr, offset) and va.flags == flags
 
 
 def left_piece(va: Va, ra: int) -> Map:
@@ -288,7 +302,7 @@ class Rfc2023:
         left_merge = right_merge = True
         for i, va in enumerate(overlaps):
             a, e = va.addr, va.end
-            compat = compatible(va, gem, ra, roff)
+            compat = mergeable(va, gem, ra, roff, req.flags)
             first, last = i == 0, i == len(overlaps) - 1
             left_merge = right_merge = False
             if a == ra:
@@ -326,12 +340,14 @@ class Rfc2023:
                     ops.append(Remap(Unmap(va, False), None, right_piece(va, re)))
         if left_merge:
             p = vm.find_prev(ra)
-            if p is not None and compatible(p, gem, ra, roff) and vm.same_region(p.addr, re):
+            if (p is not None and mergeable(p, gem, ra, roff, req.flags)
+                    and vm.same_region(p.addr, re)):
                 ops.append(Unmap(p, True))
                 ra, roff = p.addr, p.offset
         if right_merge:
             n = vm.find_next(re)
-            if n is not None and compatible(n, gem, ra, roff) and vm.same_region(ra, n.end):
+            if (n is not None and mergeable(n, gem, ra, roff, req.flags)
+                    and vm.same_region(ra, n.end)):
                 ops.append(Unmap(n, True))
                 re = n.end
         ops.append(Map(ra, re - ra, gem, roff, req.flags))

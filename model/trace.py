@@ -1,46 +1,43 @@
-"""Trace emission: a closed vocabulary of action names with a no-op default.
+"""Trace emission: a closed vocabulary of events with a no-op default.
 
 Every public action of a model component reports itself to a
-:class:`Tracer`.  The names are exactly the spec's action names (``Map``,
-``Unmap``, ``Prefetch``, ``RegionAlloc``, ``RegionFree``); the recorder that
-turns events into ITF traces lives in ``checks.traces``.  The default
-:data:`NOP` tracer does nothing, so an untraced model pays one call.
+:class:`Tracer` as one :class:`Event`: the system, the action's name (exactly
+the spec's action name, from the system's :class:`~model.actions.Vocabulary`),
+its arguments, its result, the errno it returned (``None`` on success) and
+the thread that ran it.  The recorder that turns events into ITF traces
+lives in ``checks.traces``.  The default :data:`NOP` tracer does nothing, so
+an untraced model pays one call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from model.errors import GpuVmError
-from model.ops import Op
 
-#: The closed vocabulary of VA-space actions.
-VASPACE_ACTIONS = ("Map", "Unmap", "Prefetch", "RegionAlloc", "RegionFree")
+@dataclass(frozen=True)
+class Event:
+    """One action as the model ran it."""
+
+    system: str
+    action: str
+    args: Mapping[str, Any]
+    result: Any = None
+    errno: str | None = None
+    thread: str | None = None
 
 
 class Tracer(Protocol):
-    def action(
-        self,
-        name: str,
-        args: Mapping[str, object],
-        ops: Sequence[Op],
-        error: GpuVmError | None,
-    ) -> None:
-        """Called once after each action: its ops, or the error it returned."""
+    def event(self, ev: Event) -> None:
+        """Called once after each action: its result, or the errno it returned."""
         ...
 
 
 class NopTracer:
     """The default tracer: records nothing."""
 
-    def action(
-        self,
-        name: str,
-        args: Mapping[str, object],
-        ops: Sequence[Op],
-        error: GpuVmError | None,
-    ) -> None:
+    def event(self, ev: Event) -> None:
         return None
 
 

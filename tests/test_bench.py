@@ -79,9 +79,13 @@ def test_bench_command_json(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bench_fuzz_shape() -> None:
     rows = bench_fuzz(seconds=0.2)
-    assert [r.name for r in rows] == ["vaspace", "vaspace-regions"]
+    assert [r.name for r in rows] == ["vaspace", "vaspace-regions", "vmbo-upstream",
+                                      "vmbo-upstream-immediate", "vmbo-rfc2023",
+                                      "vmbo-rfc2023-serial"]
     for r in rows:
-        assert r.outcome == Outcome.PASS and r.figures["steps"] > 0
+        assert r.figures["steps"] > 0
+        if r.name != "vmbo-rfc2023":  # seed 003's flaw may show within the budget
+            assert r.outcome == Outcome.PASS, r.detail
         assert r.figures["target_steps_per_s"] == 1000.0 and isinstance(r.figures["met"], bool)
 
 

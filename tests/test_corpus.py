@@ -1,5 +1,7 @@
 """The regression corpus: every trace under tests/corpus/ is replayed.
 
+``tests/make_corpus.py`` regenerates the documented-case and TLC traces.
+
 A trace whose ``#meta`` names a ``mutant`` is a counterexample of that
 known-bad variant: the real model must refuse it (diverge or break an
 invariant) and the mutant must reproduce it.  Any other trace is a
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.traces import read_trace, replay
+from checks.replay_cmd import replay_any
+from checks.traces import read_trace
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.itf.json"))
 
@@ -30,7 +33,7 @@ def test_corpus_is_not_empty() -> None:
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
 def test_corpus_trace(path: Path) -> None:
-    report = replay(read_trace(path), str(path))
+    report = replay_any(read_trace(path), str(path))
     if _mutant(path) is None:
         assert report.clean, (report.divergence and report.divergence.describe(),
                               report.violation)

@@ -1,4 +1,4 @@
-"""The VA-space state machines: bound here, defined in checks/machines/."""
+"""The VA-space state machines: bound here, defined in checks/systems/gpuvm/."""
 
 from __future__ import annotations
 
@@ -11,21 +11,16 @@ from typing import Any
 
 import pytest
 
-import checks.machines.vaspace as machine_module
+import checks.systems.gpuvm.machine as machine_module
 from checks.cli import main
 from checks.fuzz import run_machine
-from checks.machines.vaspace import (
-    LAYOUTS,
-    CheckFailed,
-    Layout,
-    Oracle,
-    RegionsMachine,
-    VaSpaceMachine,
-    check_ops,
-    record_runs,
-)
+from checks.machines.base import CheckFailed
 from checks.outcome import Outcome
-from checks.traces import read_trace, replay
+from checks.replay import replay
+from checks.systems.gpuvm.domain import LAYOUTS, Layout
+from checks.systems.gpuvm.machine import RegionsMachine, VaSpaceMachine, record_runs
+from checks.systems.gpuvm.oracle import Oracle, check_ops
+from checks.traces import read_trace
 from model import Map, Op, Remap, Unmap, Va
 from model.gpuva import U64_MAX
 from tests.conftest import Z3_EVERY
@@ -42,6 +37,8 @@ class CheckedRegions(RegionsMachine):
 TestVaSpaceMachine = CheckedVaSpace.TestCase
 TestRegionsMachine = CheckedRegions.TestCase
 
+INVARIANTS = ("errno_inv", "op_list_inv", "state_inv", "translation_inv", "gem_list_inv")
+
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
@@ -56,6 +53,13 @@ def machine(layout: Layout = LAYOUTS[0], cls: type[VaSpaceMachine] = VaSpaceMach
     return m
 
 
+def step(m: VaSpaceMachine, action: str, **args: Any) -> None:
+    """One action and every invariant after it, as Hypothesis runs them."""
+    m.act(action, **args)
+    for name in INVARIANTS:
+        getattr(m, name)()
+
+
 # ------------------------------------------------------------- the command
 
 def test_fuzz_command_reports_steps(tmp_path: Path) -> None:
@@ -68,10 +72,20 @@ def test_fuzz_command_reports_steps(tmp_path: Path) -> None:
     assert r["steps"] > 0 and r["examples"] > 0 and r["steps_per_s"] > 0
 
 
-def test_unknown_machine_is_a_usage_error() -> None:
-    code, out, err = run("fuzz", "nosuch", "--seconds", "1")
+def test_a_system_name_runs_its_machines(tmp_path: Path) -> None:
+    code, out, _ = run("fuzz", "gpuvm", "--seconds", "0.3", "--json", "--out", str(tmp_path))
+    assert code == 0
+    assert [r["name"] for r in json.loads(out)["results"]] == ["vaspace", "vaspace-regions"]
+
+
+@pytest.mark.parametrize("argv", [["fuzz", "nosuch", "--seconds", "1"],
+                                  ["fuzz", "vaspace", "--seconds", "nan"],
+                                  ["fuzz", "vaspace", "--seconds", "-1"],
+                                  ["fuzz", "vaspace", "--seconds", "inf"]])
+def test_bad_fuzz_arguments_are_usage_errors(argv: list[str]) -> None:
+    code, out, err = run(*argv)
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "nosuch" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_same_seed_same_examples(tmp_path: Path) -> None:
@@ -99,18 +113,31 @@ class _Broken(VaSpaceMachine):
         self.oracle = _OffByOne(layout, self.regions_enabled)
 
 
-def test_a_failure_is_shrunk_and_written_as_a_replayable_trace(tmp_path: Path) -> None:
+def test_a_failure_is_shrunk_printed_with_real_arguments_and_replayable(tmp_path: Path
+                                                                       ) -> None:
     r = run_machine("broken", 30, 0, tmp_path, machine=_Broken)
     assert r.outcome == Outcome.VIOLATION
     assert r.figures["invariant"] == "TranslationInv"
     assert r.figures["cex_length"] == 1  # one map is enough
+    # the falsifying program calls the actions with their real arguments
+    assert "state.act('Map', addr=" in r.detail and "raw=" not in r.detail
     assert r.trace is not None and r.trace.exists()
     trace = read_trace(r.trace)
     assert [s.action for s in trace.steps] == ["Init", "Map"]
     assert "TranslationInv" in trace.description
+    assert trace.meta["violation"]["invariant"] == "TranslationInv"
     assert replay(trace).clean  # the model did what the trace says
     code, _, _ = run("replay", str(r.trace))
     assert code == 0
+
+
+def test_the_printed_program_runs() -> None:
+    m = VaSpaceMachine()
+    m.setup("low")
+    m.act("Map", addr=0, range=2, gem="a", offset=0, flags=0)
+    m.check_query("upstream", "find_prev", 2, 1)
+    m.remove_absent(Va(0, 2, "a", 1))
+    assert list(m.vms["upstream"]) == [Va(0, 2, "a", 0)]
 
 
 # ------------------------------------------------------ the checks of a step
@@ -120,40 +147,62 @@ def test_rejected_requests_leave_both_profiles_unchanged() -> None:
     assert top.mm_end == U64_MAX
     m = machine(top)
     s = top.mm_start
-    m.step("Map", {"addr": s + 2, "range": 3, "gem": "a", "offset": 0})
+    step(m, "Map", addr=s + 2, range=3, gem="a", offset=0, flags=0)
     before = {p: vm.abstract() for p, vm in m.vms.items()}
     for args in (
-        {"addr": s + 4, "range": U64_MAX, "gem": "a", "offset": 0},  # wraps
-        {"addr": s + 4, "range": (1 << 64) - 2, "gem": "a", "offset": 0},  # wraps below addr
-        {"addr": s + 4, "range": 0, "gem": "a", "offset": 0},  # empty
-        {"addr": s, "range": 2, "gem": "b", "offset": 0},  # touches the kernel node
-        {"addr": s + 4, "range": 1, "gem": "a", "offset": U64_MAX},  # offset wraps
-        {"addr": -1, "range": 2, "gem": "a", "offset": 0},  # not a u64
+        {"addr": s + 4, "range": U64_MAX, "gem": "a", "offset": 0, "flags": 0},  # wraps
+        {"addr": s + 4, "range": (1 << 64) - 2, "gem": "a", "offset": 0, "flags": 0},
+        {"addr": s + 4, "range": 0, "gem": "a", "offset": 0, "flags": 0},  # empty
+        {"addr": s, "range": 2, "gem": "b", "offset": 0, "flags": 0},  # the kernel node
+        {"addr": s + 4, "range": 1, "gem": "a", "offset": 1 << 64, "flags": 0},  # not u64
+        {"addr": -1, "range": 2, "gem": "a", "offset": 0, "flags": 0},  # not a u64
     ):
         assert m.oracle.expect("Map", args) == "EINVAL"
-        m.step("Map", args)
+        step(m, "Map", **args)
     assert {p: vm.abstract() for p, vm in m.vms.items()} == before
-    m.step("Map", {"addr": U64_MAX - 1, "range": 1, "gem": "b", "offset": 9})  # the last page
+    step(m, "Map", addr=U64_MAX - 2, range=1, gem="b", offset=U64_MAX, flags=0)  # near the end
 
 
 def test_an_unexpected_errno_fails_the_step() -> None:
     m = machine()
     m.oracle.expect = lambda action, args: "EEXIST"  # type: ignore[method-assign]
     with pytest.raises(CheckFailed) as e:
-        m.step("Map", {"addr": 0, "range": 2, "gem": "a", "offset": 0})
+        step(m, "Map", addr=0, range=2, gem="a", offset=0, flags=0)
     assert e.value.invariant == "ErrnoInv"
 
 
 def test_region_free_of_a_region_with_mappings_is_busy() -> None:
     m = machine(cls=RegionsMachine)
-    m.step("RegionAlloc", {"addr": 0, "range": 4, "sparse": False})
-    m.step("Map", {"addr": 1, "range": 2, "gem": "a", "offset": 0})
+    step(m, "RegionAlloc", addr=0, range=4, sparse=False)
+    step(m, "Map", addr=1, range=2, gem="a", offset=0, flags=0)
     assert m.oracle.expect("RegionFree", {"addr": 0, "range": 4}) == "EBUSY"
-    m.step("RegionFree", {"addr": 0, "range": 4})
-    m.step("Map", {"addr": 3, "range": 2, "gem": "a", "offset": 0})  # crosses the region's end
-    m.step("Unmap", {"addr": 0, "range": 8})
-    m.step("RegionFree", {"addr": 0, "range": 4})
+    step(m, "RegionFree", addr=0, range=4)
+    step(m, "Map", addr=3, range=2, gem="a", offset=0, flags=0)  # crosses the region's end
+    step(m, "Unmap", addr=0, range=8)
+    step(m, "RegionFree", addr=0, range=4)
     assert m.vms["upstream"].regions == []
+
+
+def test_apply_with_a_fault_is_checked_all_or_nothing() -> None:
+    m = machine()
+    step(m, "Map", addr=0, range=4, gem="a", offset=0, flags=0)
+    vm = m.vms["rfc2023"]
+    ops = vm.sm_map(1, 2, "b", 0)
+    for at in (1, 2, 3, 4):
+        m.apply_failing("rfc2023", ops, at)
+    with pytest.raises(CheckFailed) as e:
+        m.apply_failing("rfc2023", ops, 9)  # never reached: the check says so
+    assert e.value.invariant == "ApplyAtomicInv"
+
+
+def test_query_checks_bite() -> None:
+    m = machine()
+    step(m, "Map", addr=0, range=2, gem="a", offset=0, flags=0)
+    m.check_query("upstream", "find_prev", 2, 1)
+    m.vms["upstream"].find_prev = lambda start: None  # type: ignore[method-assign]
+    with pytest.raises(CheckFailed) as e:
+        m.check_query("upstream", "find_prev", 2, 1)
+    assert e.value.invariant == "FindInv"
 
 
 V = Va(0, 4, "a", 10)
@@ -172,24 +221,42 @@ V = Va(0, 4, "a", 10)
     ([Map(1, 1, "b", 5), Remap(Unmap(V), Map(0, 1, "a", 10), Map(2, 2, "a", 12))], "OpBoundInv"),
     # a mapping that is not there
     ([Unmap(Va(0, 4, "a", 11)), Map(1, 1, "b", 5)], "OpTargetInv"),
+    # a split piece that loses its flags (the old mapping has none here: give it some)
+    ([Remap(Unmap(V), Map(0, 1, "a", 10, 1), Map(2, 2, "a", 12)), Map(1, 1, "b", 5)],
+     "RemapInv"),
+    # the map without the request's flags
+    ([Remap(Unmap(V), Map(0, 1, "a", 10), Map(2, 2, "a", 12)), Map(1, 1, "b", 5, 3)],
+     "FlagsInv"),
 ])
 def test_check_ops_catches_wrong_op_lists(ops: list[Any], invariant: str) -> None:
-    args = {"addr": 1, "range": 1, "gem": "b", "offset": 5}
+    args = {"addr": 1, "range": 1, "gem": "b", "offset": 5, "flags": 0}
     after = [Va(0, 1, "a", 10), Va(1, 1, "b", 5), Va(2, 2, "a", 12)]
     good: list[Op] = [Remap(Unmap(V), Map(0, 1, "a", 10), Map(2, 2, "a", 12)), Map(1, 1, "b", 5)]
-    check_ops("upstream", "Map", args, [V], good, after)
+    check_ops("upstream", "Map", args, [V], good, after, LAYOUTS[0])
     with pytest.raises(CheckFailed) as e:
-        check_ops("upstream", "Map", args, [V], ops, after)
+        check_ops("upstream", "Map", args, [V], ops, after, LAYOUTS[0])
     assert e.value.invariant == invariant
 
 
 def test_check_ops_catches_a_merge_across_a_gap() -> None:
     left = Va(0, 1, "a", 0)
-    args = {"addr": 2, "range": 1, "gem": "a", "offset": 2}
+    args = {"addr": 2, "range": 1, "gem": "a", "offset": 2, "flags": 0}
     with pytest.raises(CheckFailed) as e:
         check_ops("rfc2023", "Map", args, [left], [Unmap(left, True), Map(0, 3, "a", 0)],
-                  [Va(0, 3, "a", 0)])
+                  [Va(0, 3, "a", 0)], LAYOUTS[0])
     assert e.value.invariant == "MergeInv"
+
+
+def test_check_ops_catches_a_wrong_prefetch() -> None:
+    a = Va(0, 2, "a", 0)
+    layout = LAYOUTS[0]  # the kernel node is [8, 10)
+    m = machine()
+    step(m, "Map", addr=0, range=2, gem="a", offset=0, flags=0)
+    ops = m.vms["upstream"].prefetch_ops(0, 12)
+    check_ops("upstream", "Prefetch", {"addr": 0, "range": 12}, [a], ops, [a], layout)
+    with pytest.raises(CheckFailed) as e:
+        check_ops("upstream", "Prefetch", {"addr": 7, "range": 2}, [a], [], [a], layout)
+    assert e.value.invariant == "PrefetchInv"  # the kernel node was met
 
 
 # ------------------------------------------------------------ the Z3 hook
@@ -215,9 +282,9 @@ class _EveryStep(VaSpaceMachine):
 def test_z3_hook_sees_every_nth_step(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _fake_z3(monkeypatch, None)
     m = machine(cls=_EveryStep)
-    m.step("Map", {"addr": 0, "range": 2, "gem": "a", "offset": 0})
-    m.step("Prefetch", {"addr": 0, "range": 2})
-    m.step("Unmap", {"addr": 1, "range": 1})
+    step(m, "Map", addr=0, range=2, gem="a", offset=0, flags=0)
+    step(m, "Prefetch", addr=0, range=2)
+    step(m, "Unmap", addr=1, range=1)
     assert [(c[0], c[2]) for c in calls] == [("upstream", "Map"), ("rfc2023", "Map"),
                                             ("upstream", "Unmap"), ("rfc2023", "Unmap")]
     _, before, _, args, ops = calls[2]
@@ -225,42 +292,25 @@ def test_z3_hook_sees_every_nth_step(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ops == [Remap(Unmap(Va(0, 2, "a", 0)), Map(0, 1, "a", 0), None)]
 
 
-class _EverySecondStep(VaSpaceMachine):
-    z3_every = 2
-
-
-def test_z3_hook_checks_both_profiles_of_every_nth_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _fake_z3(monkeypatch, None)
-    m = machine(cls=_EverySecondStep)
-    for addr in range(5):
-        m.step("Map", {"addr": addr, "range": 1, "gem": "a", "offset": 0})
-    m.step("Map", {"addr": 0, "range": 0, "gem": "a", "offset": 0})  # rejected: not counted
-    m.step("Unmap", {"addr": 0, "range": 2})
-    assert [(c[0], c[3].get("addr"), c[2]) for c in calls] == [
-        ("upstream", 1, "Map"), ("rfc2023", 1, "Map"),
-        ("upstream", 3, "Map"), ("rfc2023", 3, "Map"),
-        ("upstream", 0, "Unmap"), ("rfc2023", 0, "Unmap")]
-
-
 def test_z3_hook_disagreement_fails_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_z3(monkeypatch, "the spec gives other ops")
     m = machine(cls=_EveryStep)
     with pytest.raises(CheckFailed) as e:
-        m.step("Map", {"addr": 0, "range": 2, "gem": "a", "offset": 0})
+        step(m, "Map", addr=0, range=2, gem="a", offset=0, flags=0)
     assert e.value.invariant == "Z3StepInv"
 
 
 def test_z3_hook_runs_the_real_relation() -> None:
     m = machine(cls=_EveryStep)
-    m.step("Map", {"addr": 0, "range": 3, "gem": "a", "offset": 0})
-    m.step("Map", {"addr": 1, "range": 1, "gem": "b", "offset": 0})
+    step(m, "Map", addr=0, range=3, gem="a", offset=0, flags=0)
+    step(m, "Map", addr=1, range=1, gem="b", offset=0, flags=0)
     assert machine_module.z3_step_function().__module__ == "checks.z3step"
 
 
 # ------------------------------------------------------------ random walks
 
 def test_record_runs_is_deterministic_and_in_the_small_domain() -> None:
-    a = record_runs(200, seed=5, pages=6, gems=("a", "b"), max_offset=3)
+    a = record_runs(200, seed=5)
     assert len(a) == 200
     assert [t.to_itf() for t in a] == [t.to_itf() for t in record_runs(200, seed=5)]
     assert [t.to_itf() for t in a] != [t.to_itf() for t in record_runs(200, seed=6)]
@@ -275,21 +325,27 @@ def test_record_runs_is_deterministic_and_in_the_small_domain() -> None:
             errors.add(s.state["lastErr"])
             assert 0 <= s.args["addr"] <= 6 and 0 <= s.args["range"] <= 6
             if s.action == "Map":
-                assert s.args["gem"] in ("a", "b") and 0 <= s.args["offset"] <= 3
+                assert s.args["gem"] in ("a", "b") and s.args["flags"] in (0, 1)
     assert actions == {"Map", "Unmap", "Prefetch"}
     assert errors == {"OK", "EINVAL"}
     assert all(replay(t).clean for t in a[:50])
 
 
-def test_record_runs_for_the_rfc2023_profile() -> None:
-    traces = record_runs(1000, seed=1, profile="rfc2023", steps=8)
-    assert len(traces) == 1000 and traces[0].profile == "rfc2023"
+def test_recorded_runs_reach_keeps_merges_and_many_overlaps() -> None:
+    from checks.systems.gpuvm import _run_figures
+
+    runs = record_runs(500, seed=1, variant="rfc2023") + record_runs(
+        200, seed=2, variant="upstream-regions")
+    figures = _run_figures(runs)
+    assert figures["steps_with_keep"] > 0 and figures["steps_with_merge"] > 0
+    assert figures["steps_3plus_overlaps"] > 0 and figures["runs_with_regions"] == 200
     assert any(len(s.state["lastOps"]) == 0 and s.state["lastErr"] == "OK"
-               for t in traces for s in t.steps[1:] if s.action == "Map")  # a no-op map
+               for t in runs for s in t.steps[1:] if s.action == "Map")  # a no-op map
+    assert all(replay(t).clean for t in runs[-20:])
 
 
 @pytest.mark.slow
 def test_long_fuzz_finds_nothing(tmp_path: Path) -> None:
-    code, out, _ = run("fuzz", "--seconds", "120", "--seed", "11", "--json",
+    code, out, _ = run("fuzz", "gpuvm", "--seconds", "120", "--seed", "11", "--json",
                        "--out", str(tmp_path))
     assert code == 0, out

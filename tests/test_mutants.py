@@ -27,13 +27,23 @@ from checks.mutants import (
     run_on_mutant,
 )
 from checks.outcome import ToolError
-from checks.traces import read_trace, replay
+from checks.replay import replay
+from checks.traces import read_trace
 
-NAMES = {
+GPUVM = {
     "next-offset-from-request", "keep-ignores-offset", "range-check-no-overflow",
     "sm-unmap-always-prev-next", "remap-prev-overunmap", "find-prev-across-gap",
     "find-range-only", "merge-across-regions", "remove-no-identity", "doc-case15-offset",
+    "upstream-never-keep", "rfc2023-nothing-compatible", "rfc2023-merge-always",
+    "rfc2023-noop-as-remap", "merge-ignores-flags", "range-check-no-kernel-node",
+    "offset-no-wrap", "in-mm-range-overlap", "apply-no-undo",
 }
+VMBO = {
+    "vmbo-destroy-keeps-extobj", "vmbo-iter-leaks-ref", "vmbo-link-no-get", "vmbo-no-vm-ref",
+    "vmbo-obtain-no-publish", "vmbo-remap-unlink-first", "vmbo-resv-mode-unlocked",
+    "vmbo-walker-no-skip-zombie",
+}
+NAMES = GPUVM | VMBO
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -48,8 +58,13 @@ def test_every_named_mutant_is_listed_with_its_source_and_checker() -> None:
     mutants = load_mutants()
     assert set(mutants) == NAMES
     for m in mutants.values():
-        assert m.source.startswith("seed ") and m.description and m.patch.is_file()
-        assert all(c.split(":")[0] in ("fuzz", "tlc", "prove", "conform") for c in m.checkers)
+        assert m.source and m.description and m.patch.is_file()
+        assert m.patch.parent.parent.name == m.system
+        assert m.name in (GPUVM if m.system == "gpuvm" else VMBO)
+        kinds = {c.split(":")[0] for c in m.checkers}
+        assert kinds <= {"fuzz", "tlc", "prove", "conform", "unit"}
+        # every mutant has a state machine and at least one other checker family
+        assert "fuzz" in kinds and len(kinds) >= 2, m.name
 
 
 @pytest.mark.parametrize("name", sorted(NAMES))
@@ -163,13 +178,26 @@ def test_kill_matrix_for_two_mutants(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert code == 0 and doc["ok"]
     killers = {r["name"]: r["killed_by"] for r in doc["results"]}
-    assert set(killers["keep-ignores-offset"].split(",")) == {"fuzz:vaspace",
-                                                              "prove:upstream.vectors"}
+    assert set(killers["keep-ignores-offset"].split(",")) == {
+        "fuzz:vaspace", "prove:upstream.vectors", "tlc:MCGpuVmKeepOffset",
+        "prove:bad.keep-ignores-offset"}
     for r in doc["results"]:
         assert r["outcome"] == "violation" and r["killed"] is True
         assert "fuzz:vaspace" in r["killed_by"].split(",") and r["seconds_to_kill"] > 0
         assert 1 <= r["cex_length"] <= 4
-        assert r["source"].startswith("seed 001")
+        assert r["source"].startswith("seed 001") and r["system"] == "gpuvm"
+
+
+def test_a_bad_spec_variant_kills_only_the_mutant_of_its_bug(tmp_path: Path) -> None:
+    """tlc:MODEL replays the bad variant's counterexample on the mutant."""
+    mutants = load_mutants()
+    own = run_checker(mutants["keep-ignores-offset"], "tlc:MCGpuVmKeepOffset", 0, tmp_path, 5.0)
+    assert own.verdict == "killed" and own.trace and own.cex_length == 2, own
+    other = run_checker(mutants["remove-no-identity"], "tlc:MCGpuVmKeepOffset", 0, tmp_path,
+                        5.0)
+    assert other.verdict == "survived" and "does not reproduce" in other.detail, other
+    passing = run_checker(mutants["keep-ignores-offset"], "tlc:MCGpuVmSmall", 0, tmp_path, 5.0)
+    assert passing.verdict == "tool_error" and "not a failure model" in passing.detail
 
 
 def test_unknown_mutant_is_a_usage_error() -> None:
@@ -179,7 +207,8 @@ def test_unknown_mutant_is_a_usage_error() -> None:
 
 def test_a_checker_that_cannot_run_is_a_tool_error_not_a_kill(tmp_path: Path) -> None:
     m = load_mutants()["keep-ignores-offset"]
-    fake = Mutant(m.name, m.source, m.description, m.patch, ("tlc:NoSuchModelAtAll",))
+    fake = Mutant(m.system, m.name, m.source, m.description, m.patch,
+                  ("prove:NoSuchObligationAtAll",))
     r = run_checker(fake, fake.checkers[0], 0, tmp_path, 5.0)
     assert r.verdict == "tool_error"
 

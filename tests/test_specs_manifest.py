@@ -1,158 +1,148 @@
-"""specs/manifest.json against its schema, and the specs it names.
+"""Every system's manifest against its schema, and against what the system brings.
 
-The schema is checked with a small validator written here for the subset
-of JSON Schema the schema uses (no new dependency), which is itself shown
-to reject broken manifests.
+- each manifest conforms to ``specs/manifest.schema.json`` (the ``jsonschema``
+  library), and broken manifests are refused with file, line and JSON path;
+- every ``.tla``/``.cfg`` under ``specs/`` is named by a manifest (or is the
+  system's spec or trace module), every file a manifest names exists;
+- the machines, obligations and mutants a manifest lists are exactly the
+  ones the system registers; every mutant's patch applies;
+- every action of a system's vocabulary is an operator of its spec with the
+  same number of parameters, and every spec has the module shape of
+  ``shared/STYLE.md`` (header comment, commented CONSTANTS and VARIABLES,
+  the sections, ``TypeOK`` first among the invariants).
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
-from checks import tlc
+from checks.manifest import load_manifest
+from checks.mutants import patched_model
 from checks.outcome import ToolError
+from checks.systems import SPECS_ROOT, SYSTEMS, System, load
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
-SCHEMA = json.loads((SPECS / "manifest.schema.json").read_text())
-MANIFEST = json.loads((SPECS / "manifest.json").read_text())
-
-_TYPES: dict[str, Any] = {"object": dict, "array": list, "string": str, "boolean": bool,
-                          "number": (int, float), "integer": int}
+SCHEMA = json.loads((SPECS_ROOT / "manifest.schema.json").read_text())
+ALL = list(SYSTEMS.values())
+IDS = [s.name for s in ALL]
 
 
-def errors(value: Any, schema: dict[str, Any], root: dict[str, Any], at: str = "$") -> list[str]:
-    """Where ``value`` breaks ``schema`` (a JSON Schema subset); empty if it conforms."""
-    out: list[str] = []
-    if "$ref" in schema:
-        node: Any = root
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            node = node[part]
-        return errors(value, node, root, at)
-    t = schema.get("type")
-    if t is not None:
-        ok = isinstance(value, _TYPES[t]) and not (
-            t in ("integer", "number") and isinstance(value, bool))
-        if not ok:
-            return [f"{at}: not of type {t}"]
-    if "enum" in schema and value not in schema["enum"]:
-        out.append(f"{at}: {value!r} not one of {schema['enum']}")
-    if "const" in schema and value != schema["const"]:
-        out.append(f"{at}: {value!r} is not {schema['const']!r}")
-    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
-        out.append(f"{at}: {value!r} does not match {schema['pattern']}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            out.append(f"{at}: {value} < {schema['minimum']}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            out.append(f"{at}: {value} <= {schema['exclusiveMinimum']}")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            out.append(f"{at}: fewer than {schema['minItems']} items")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                out += errors(item, schema["items"], root, f"{at}[{i}]")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                out.append(f"{at}: missing {key!r}")
-        props = schema.get("properties", {})
-        for key, item in value.items():
-            if key in props:
-                out += errors(item, props[key], root, f"{at}.{key}")
-            elif schema.get("additionalProperties") is False:
-                out.append(f"{at}: unexpected {key!r}")
-    for sub in schema.get("allOf", []):
-        out += errors(value, sub, root, at)
-    if "anyOf" in schema and all(errors(value, s, root, at) for s in schema["anyOf"]):
-        out.append(f"{at}: matches none of anyOf")
-    if "not" in schema and not errors(value, schema["not"], root, at):
-        out.append(f"{at}: matches a 'not' schema")
-    if "if" in schema:
-        branch = "then" if not errors(value, schema["if"], root, at) else "else"
-        if branch in schema:
-            out += errors(value, schema[branch], root, at)
+@pytest.mark.parametrize("system", ALL, ids=IDS)
+def test_manifest_conforms_to_its_schema(system: System) -> None:
+    doc = json.loads(system.manifest_path.read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    m = load_manifest(system)
+    assert m.models and m.machines and m.mutants and m.conform
+
+
+@pytest.mark.parametrize(("break_it", "message"), [
+    (lambda m: m["models"][0].pop("cfg"), "'cfg' is a required property"),
+    (lambda m: m["models"][0].update(mode="random"), "'random' is not one of"),
+    (lambda m: m["models"][0].update(result="violation"), "'violated' is a required"),
+    (lambda m: m["models"][0].update(distinct_states=-1), "less than the minimum"),
+    (lambda m: m["models"][0].update(colour="red"), "Additional properties"),
+    (lambda m: m["mutants"][0].update(checkers=["nonsense"]), "does not match"),
+    (lambda m: m.update(system="other"), "not 'gpuvm'"),
+])
+def test_a_broken_manifest_is_refused(tmp_path: Path, break_it: Any, message: str) -> None:
+    system = SYSTEMS["gpuvm"]
+    doc = copy.deepcopy(json.loads(system.manifest_path.read_text()))
+    break_it(doc)
+    bad = tmp_path / "manifest.json"
+    bad.write_text(json.dumps(doc, indent=1))
+    with pytest.raises(ToolError) as e:
+        load_manifest(system, bad)
+    assert message in str(e.value) and str(bad) in str(e.value)
+
+
+def test_every_spec_file_is_in_a_manifest() -> None:
+    named: set[Path] = set()
+    for system in ALL:
+        m = load_manifest(system)
+        for model in m.models:
+            assert model.spec_path.is_file() and model.cfg_path.is_file(), model.name
+            named |= {model.spec_path, model.cfg_path}
+        named |= {system.spec_dir / f"{system.spec}.tla",
+                  system.spec_dir / f"Trace{system.spec}.tla"}
+    on_disk = {p for p in SPECS_ROOT.rglob("*") if p.suffix in (".tla", ".cfg")}
+    assert on_disk - named == set()
+    assert not list(SPECS_ROOT.rglob("states"))  # TLC's metadata never lands here
+
+
+@pytest.mark.parametrize("system", ALL, ids=IDS)
+def test_manifest_items_are_the_systems_own(system: System) -> None:
+    m = load_manifest(system)
+    assert {x.name for x in m.machines} == set(system.machines())
+    if system.obligations_ref:
+        code = {ob.name for ob in load(system.obligations_ref)(3)}
+        listed = {x.name for x in m.obligations}
+        assert code <= listed | {n for n in code if n.endswith(".vectors")}, code - listed
+        assert listed <= code | {f"{p}.vectors" for p in ("upstream", "rfc2023")}, listed - code
+    for mutant in m.mutants:
+        assert mutant.patch.is_file(), mutant.name
+        for checker in mutant.checkers:
+            kind, _, arg = checker.partition(":")
+            if kind == "tlc":
+                assert arg in {x.name for x in m.models}, checker
+            if kind == "fuzz" and arg:
+                assert arg in system.machines(), checker
+
+
+@pytest.mark.parametrize("name", [m.name for s in ALL for m in load_manifest(s).mutants])
+def test_every_mutant_patch_applies(name: str) -> None:
+    with patched_model(name) as d:
+        assert (d / "model").is_dir()
+
+
+def _operators(text: str) -> dict[str, int]:
+    """Top-level operator definitions of a module and their number of parameters."""
+    out: dict[str, int] = {}
+    for m in re.finditer(r"^([A-Z][A-Za-z0-9_]*)(\(([^)]*)\))?\s*==", text, re.MULTILINE):
+        out[m.group(1)] = len([p for p in (m.group(3) or "").split(",") if p.strip()])
     return out
 
 
-def test_manifest_conforms_to_its_schema() -> None:
-    assert errors(MANIFEST, SCHEMA, SCHEMA) == []
+@pytest.mark.parametrize("system", ALL, ids=IDS)
+def test_every_action_is_a_spec_operator_with_its_arity(system: System) -> None:
+    ops = _operators((system.spec_dir / f"{system.spec}.tla").read_text())
+    for action in system.vocabulary:
+        assert action.name in ops, f"{system.spec} has no action {action.name}"
+        assert ops[action.name] == len(action.params), (action.name, ops[action.name])
+    for name in ("Init", "Next", "TypeOK", "Observed", "Internal"):
+        assert name in ops, f"{system.spec} defines no {name}"
 
 
-@pytest.mark.parametrize("break_it, message", [
-    (lambda m: m["models"][0].pop("cfg"), "missing 'cfg'"),
-    (lambda m: m["models"][0].update(mode="random"), "not one of"),
-    (lambda m: m["models"][0].update(result="violation"), "missing 'violated'"),
-    (lambda m: m["models"][0].update(violated="TypeOK"), "matches a 'not' schema"),
-    (lambda m: m["models"][0].update(distinct_states=-1), "< 0"),
-    (lambda m: m["models"][0].update(distinct_states=True), "not of type integer"),
-    (lambda m: m["models"][0].update(cfg="MCGpuVm.tla"), "does not match"),
-    (lambda m: m["models"][0].update(colour="blue"), "unexpected 'colour'"),
-    (lambda m: m.update(models=[]), "fewer than 1 items"),
-])
-def test_schema_rejects_broken_manifests(break_it: Any, message: str) -> None:
-    broken = copy.deepcopy(MANIFEST)
-    break_it(broken)
-    found = errors(broken, SCHEMA, SCHEMA)
-    assert any(message in e for e in found), found
-
-
-def test_every_model_names_existing_files_and_definitions() -> None:
-    models = tlc.load_manifest()
-    assert {m.name for m in models} >= {"MCGpuVm", "MCGpuVmRfc2023"}
-    definitions: set[str] = set()
-    for tla in SPECS.glob("*.tla"):
-        definitions |= set(re.findall(r"^([A-Za-z]\w*)(?:\(.*?\))? ==", tla.read_text(),
-                                      re.MULTILINE))
-    for m in models:
-        assert m.spec_path.is_file() and m.cfg_path.is_file(), m.name
-        cfg = m.cfg_path.read_text()
-        for section in re.findall(r"^(?:INVARIANT|PROPERTY)\s+(.*)$", cfg, re.MULTILINE):
-            for name in section.split():
-                assert name in definitions, (m.name, name)
-        if m.expected.value == "violation":
-            assert m.violated in definitions, m.name
-        if m.mode == "exhaustive" and m.expected.value == "pass":
-            assert m.distinct_states and m.total_states, f"{m.name}: record the state counts"
-
-
-def test_failure_models_name_known_mutants() -> None:
-    mutants = json.loads((SPECS.parent / "checks" / "mutants" / "mutants.json").read_text())
-    known = {m["name"] for m in mutants["mutants"]}
-    failing = [m for m in tlc.load_manifest() if m.expected.value == "violation"]
-    assert {"sm-unmap-always-prev-next", "remap-prev-overunmap"} <= {m.mutant for m in failing}
-    for m in failing:
-        assert m.mutant in known, m.name
-
-
-def test_gpuvm_module_shape() -> None:
-    text = (SPECS / "GpuVm.tla").read_text()
-    sections = [text.index(f"{name} ") for name in
-                ("Types", "Init", "Actions", "Next", "Invariants")]
-    assert sections == sorted(sections)
-    invariants = re.findall(r"^([A-Za-z]\w*) ==", text[sections[-1]:], re.MULTILINE)
-    assert invariants[0] == "TypeOK"
-    assert all(name.endswith("Inv") for name in invariants[1:]), invariants
-    assert {"NoOverlapInv", "TranslationInv", "OpBoundInv"} <= set(invariants)
-    declared = re.search(r"CONSTANTS(.*?)VARIABLES(.*?)\n\n", text, re.DOTALL)
-    assert declared is not None
-    for block in declared.groups():
-        for line in block.strip().splitlines():
-            assert "\\*" in line, f"every CONSTANT/VARIABLE has a comment: {line!r}"
-
-
-def test_load_manifest_reports_file_and_line(tmp_path: Path) -> None:
-    bad = tmp_path / "manifest.json"
-    bad.write_text('{"models": [\n {"name": "X", "module": "X.tla"}\n]}\n')
-    with pytest.raises(ToolError) as e:
-        tlc.load_manifest(bad)
-    assert str(e.value).startswith(f"{bad}:2: error: model X:")
-    bad.write_text('{"models": [\n')
-    with pytest.raises(ToolError) as e:
-        tlc.load_manifest(bad)
-    assert str(e.value).startswith(f"{bad}:2: error: not valid JSON")
+@pytest.mark.parametrize("system", ALL, ids=IDS)
+def test_every_spec_has_the_module_shape(system: System) -> None:
+    text = (system.spec_dir / f"{system.spec}.tla").read_text()
+    lines = text.splitlines()
+    assert lines[0].startswith("-") and f"MODULE {system.spec}" in lines[0]
+    assert lines[1].startswith("(*"), "a header comment says what is and is not modelled"
+    header = "\n".join(ln for ln in itertools.takewhile(lambda x: x.startswith("(*"),
+                                                        lines[1:]))
+    assert "Not modelled" in header or "not modelled" in header
+    for section in ("Types", "Init", "Actions", "Next", "Invariants"):
+        assert re.search(rf"\(\*+\s*{section}", text), f"no {section} section"
+    for block in ("CONSTANTS?", "VARIABLES?"):
+        m = re.search(rf"^{block}\n((?:[ \t]+.*\n)+)", text, re.MULTILINE)
+        assert m, block
+        for entry in m.group(1).splitlines():
+            if entry.strip() and not entry.strip().startswith("\\*"):
+                assert "\\*" in entry, f"{block} entry without a comment: {entry.strip()}"
+    heading = re.search(r"^\(\*+\s*Invariants", text, re.MULTILINE)
+    assert heading, "no Invariants section heading"
+    inv = text[heading.start():]
+    # TypeOK is the first invariant (helpers written for the properties may precede it)
+    first = re.search(r"^(TypeOK|[A-Z][A-Za-z0-9_]*Inv)\s*==", inv, re.MULTILINE)
+    assert first and first.group(1) == "TypeOK"
+    for name in re.findall(r"^([A-Z][A-Za-z0-9]*Inv)\s*==", inv, re.MULTILINE):
+        i = inv.index(f"\n{name} ==")
+        assert inv[:i].rstrip().splitlines()[-1].lstrip().startswith("\\*"), (
+            f"{name} is not explained")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import model.profiles
-from checks.diagram import Case, format_ops, parse_cases, render
+from checks.systems.gpuvm.diagram import Case, format_ops, parse_cases, render
 from model import Va, VaSpace, profile_by_name
 
 CASES = parse_cases(model.profiles.__doc__ or "")

@@ -11,14 +11,18 @@ from pathlib import Path
 import pytest
 
 from checks.cli import main
-from checks.traces import Recorder, Trace, decode, encode, read_trace, replay
+from checks.replay import recorder, replay
+from checks.systems import get
+from checks.traces import Trace, decode, encode, read_trace
 from model import GpuVmError, Rfc2023, VaSpace
 from model.gpuva import U64_MAX
+
+GPUVM = get("gpuvm")
 
 
 def record(tmp_path: Path) -> Path:
     vm = VaSpace(0, 16, 14, 2, profile=Rfc2023())
-    rec = Recorder(vm)
+    rec = recorder(GPUVM, vm)
     vm.map(0, 2, "a", 100)
     vm.map(1, 2, "a", 101)
     vm.map(4, 4, None, 0)
@@ -45,7 +49,7 @@ def test_record_write_read_replay(tmp_path: Path) -> None:
     trace = read_trace(path)
     assert [s.action for s in trace.steps] == ["Init", "Map", "Map", "Map", "Map", "Unmap"]
     assert trace.steps[4].state["lastErr"] == "EINVAL"
-    assert trace.steps[2].state["vas"] == [[0, 3, "a", 100]]
+    assert trace.steps[2].state["vas"] == [[0, 3, "a", 100, 0]]
     report = replay(trace)
     assert report.clean and report.steps == 6
     assert run("replay", str(path)) [0] == 0
@@ -68,12 +72,12 @@ def test_replay_reports_the_first_divergence(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"#meta": {"spec": "GpuVm"}, "vars": ["vas"],\n "states": [', "not valid JSON"),
-        ("[1, 2]", "JSON object"),
+        ('{"#meta": {"spec": "GpuVm"}, "vars": ["vas"],\n "states": [', "JSON"),
+        ("[1, 2]", "object"),
         ('{"vars": [], "states": [{}]}', "#meta"),
-        ('{"#meta": {"spec": "GpuVm"}, "vars": ["vas"], "states": []}', "non-empty"),
+        ('{"#meta": {"spec": "GpuVm"}, "vars": ["vas"], "states": []}', "states"),
         ('{"#meta": {"spec": "GpuVm"}, "vars": ["vas"], "states": [{"lastErr": 1}]}',
-         "lacks variable"),
+         "#meta"),
     ],
 )
 def test_malformed_trace_is_one_line_exit_2(tmp_path: Path, text: str, message: str) -> None:
@@ -84,6 +88,31 @@ def test_malformed_trace_is_one_line_exit_2(tmp_path: Path, text: str, message: 
         assert code == 2 and out == ""
         assert err.count("\n") == 1 and message in err and str(path) in err
         assert "Traceback" not in err
+
+
+def test_a_trace_that_compares_nothing_is_refused(tmp_path: Path) -> None:
+    doc = json.loads(record(tmp_path).read_text())
+    doc["vars"] = ["lastErr"]
+    for st in doc["states"]:
+        del st["vas"], st["lastOps"]
+    path = tmp_path / "thin.json"
+    path.write_text(json.dumps(doc))
+    code, _, err = run("replay", str(path))
+    assert code == 2 and "does not record vas, lastOps" in err
+
+
+def test_booleans_are_not_integers(tmp_path: Path) -> None:
+    path = record(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["states"][1]["vas"][0][4] = False  # flags 0 written as false: a divergence
+    path.write_text(json.dumps(doc))
+    code, out, _ = run("replay", str(path))
+    assert code == 1 and "step 1" in out
+    doc["states"][1]["vas"][0][4] = 0
+    doc["states"][1]["#meta"]["args"]["range"] = True  # an argument of the wrong kind
+    path.write_text(json.dumps(doc))
+    code, _, err = run("replay", str(path))
+    assert code == 2 and "state 1" in err and "is not a u64" in err
 
 
 def test_truncated_trace_names_file_and_line(tmp_path: Path) -> None:
@@ -102,12 +131,12 @@ def test_unknown_action_is_a_tool_error(tmp_path: Path) -> None:
     doc["states"][2]["#meta"]["action"] = "Frobnicate"
     path.write_text(json.dumps(doc))
     code, _, err = run("replay", str(path))
-    assert code == 2 and "unknown action 'Frobnicate'" in err
+    assert code == 2 and "no action 'Frobnicate'" in err and "state 2" in err
 
 
 def test_missing_trace_file() -> None:
     code, _, err = run("replay", "/nonexistent/t.json")
-    assert code == 2 and "cannot read trace" in err
+    assert code == 2 and "/nonexistent/t.json" in err and err.count("\n") == 1
 
 
 def test_usage_error_exit_2() -> None:
@@ -153,11 +182,26 @@ def test_show_html_loads_in_chromium(tmp_path: Path) -> None:
 
 def test_trace_to_itf_shape() -> None:
     vm = VaSpace(0, 8)
-    rec = Recorder(vm)
+    rec = recorder(GPUVM, vm)
     vm.map(0, 1, "a", 0)
     doc = rec.trace.to_itf()
     assert set(doc) == {"#meta", "vars", "states"}
     assert doc["vars"] == ["vas", "lastOps", "lastErr"]
-    assert doc["states"][1]["#meta"] == {"index": 1, "action": "Map",
-                                         "args": {"addr": 0, "range": 1, "gem": "a", "offset": 0}}
+    assert doc["states"][1]["#meta"] == {
+        "index": 1, "action": "Map",
+        "args": {"addr": 0, "range": 1, "gem": "a", "offset": 0, "flags": 0}}
     assert isinstance(rec.trace, Trace)
+
+
+def test_a_failed_html_write_leaves_no_file(tmp_path: Path) -> None:
+    trace = record(tmp_path)
+    (tmp_path / "dir").mkdir()
+    dest = tmp_path / "dir"  # a directory: the write fails
+    code, out, err = run("show", str(trace), "--html", str(dest))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert list(dest.iterdir()) == []
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    code, _, err = run("show", str(trace), "--html", str(blocked / "t.html"))
+    assert code == 2 and str(blocked / "t.html") in err
+    assert not list(tmp_path.glob("**/.t.html*"))

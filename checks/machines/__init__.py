@@ -1,23 +1,21 @@
-"""Hypothesis state machines that drive the model against oracles.
+"""Hypothesis state machines: the shared base, and every system's machines.
 
-Each machine lives here, in the package, so that pytest only binds and runs
-it (``tests/test_fuzz.py``) and ``gpuvm-check fuzz`` runs it for a time
-budget (``checks/fuzz.py``).  :data:`MACHINES` maps the names the command
-line accepts to the machine classes.
+Each system's machines live in its package (``checks/systems/<name>/``);
+:func:`machines` collects them by the names ``gpuvm-check fuzz`` accepts.
+Tests only bind and run them.
 """
 
 from __future__ import annotations
 
-from checks.machines.vaspace import (
-    RegionsMachine,
-    VaSpaceMachine,
-    record_runs,
-)
+from typing import Any
 
-#: machine name (as given to ``gpuvm-check fuzz``) -> machine class
-MACHINES: dict[str, type[VaSpaceMachine]] = {
-    "vaspace": VaSpaceMachine,
-    "vaspace-regions": RegionsMachine,
-}
+from checks.systems import SYSTEMS
 
-__all__ = ["MACHINES", "RegionsMachine", "VaSpaceMachine", "record_runs"]
+
+def machines() -> dict[str, tuple[str, Any]]:
+    """Machine name -> (system name, machine class), over every system."""
+    out: dict[str, tuple[str, Any]] = {}
+    for system in SYSTEMS.values():
+        for name, cls in system.machines().items():
+            out[name] = (system.name, cls)
+    return out

@@ -1,9 +1,10 @@
 """Known-bad variants of the model and the kill matrix (``gpuvm-check mutants``).
 
 A mutant is a small unified diff against ``model/``, taken from a review
-point of the seeds (``mutants.json`` names the source, describes the bug and
-lists the checkers expected to kill it).  It is never a flag in the real
-code: :func:`patched_model` copies ``model/`` to a temporary directory and
+point of the seeds.  Each system's manifest lists its mutants (the source,
+the bug, the patch in ``checks/systems/<system>/mutants/``, the checkers
+expected to kill it).  A mutant is never a flag in the real code:
+:func:`patched_model` copies ``model/`` to a temporary directory and
 applies the patch there, with the small diff applier below, and
 :func:`run_on_mutant` runs ``python3 -m checks ...`` in a subprocess whose
 ``model`` package is the patched copy.
@@ -12,15 +13,24 @@ The subprocess runs ``python3 -P -m checks`` with ``PYTHONPATH`` starting
 with the copy: ``-P`` keeps the working directory (which may hold the real
 ``model/``) off the front of ``sys.path``, and ``PYTHONPATH`` comes before
 site-packages, so an installed (editable or not) ``model`` cannot shadow it.
+It runs in its own process group, which is killed -- and the copy removed --
+when it runs past its time or the parent is interrupted (SIGINT, SIGTERM).
 
-A checker is ``fuzz[:MACHINE]``, ``tlc:MODEL``, ``prove:OBLIGATION`` or
-``conform:SPEC``: the matching subcommand with ``--json``.  It *kills* the
-mutant when a result comes back as a violation (or deadlock, liveness
-failure), or the command exits 1.  Output that is not the JSON document, or
-exit code 2, is a tool error; running past its time cap is a timeout;
-neither is a kill.  ``seconds_to_kill`` is the wall time of the killing
-subprocess (start-up, patching and shrinking included), ``cex_length`` the
-number of steps of its counterexample.
+A checker is ``fuzz[:MACHINE]``, ``prove:OBLIGATION``, ``conform:SYSTEM``
+(the matching subcommand with ``--json``, run on the mutant), ``tlc:MODEL``
+or ``unit:TEST`` (a pytest node id under ``tests/``: the unit tests are a
+checker family too).  It *kills* the mutant when a result comes back as a
+violation (or deadlock, liveness failure), the command exits 1, or the test
+fails.  A ``tlc:MODEL`` checker (a failure model) and a ``prove:`` checker
+naming an obligation that must be violated are bad variants of a spec: they
+do not read the model, so they kill the mutant only when their
+counterexample, which the real model refuses, replays on the mutant -- the
+spec's bad variant and the model's mutant are then the same bug.  Output
+that is not the JSON document, or exit code 2, is a tool error; running
+past its time cap is a timeout; neither is a kill.
+``seconds_to_kill`` is the wall time of the killing subprocess (start-up,
+patching and shrinking included), ``cex_length`` the number of steps of its
+counterexample.
 """
 
 from __future__ import annotations
@@ -44,54 +54,35 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import model
-from checks.outcome import Outcome, Result, ToolError, load_json
+from checks import budget as budgets
+from checks.manifest import MutantEntry, load_manifest
+from checks.outcome import Outcome, Result, ToolError
 from checks.report import emit, progress, progress_done
+from checks.systems import SYSTEMS, System, select
 
 HERE = Path(__file__).resolve().parent
-MANIFEST = HERE / "mutants.json"
 #: the directory holding the ``checks`` package (put on the subprocess's path)
 CHECKS_ROOT = HERE.parent.parent
 MODEL_DIR = Path(model.__file__).resolve().parent
 
 #: return code of :func:`run_on_mutant` when the subprocess ran out of time
 TIMEOUT_RETURNCODE = 124
-#: fuzz seconds per mutant by budget (a killed mutant stops at the kill)
-FUZZ_SECONDS = {"quick": 15.0, "default": 30.0, "thorough": 60.0}
 #: cap on a non-fuzz checker run
 CHECKER_TIMEOUT = 600.0
-MATRIX_FIGURES = ("source", "killed", "killed_by", "seconds_to_kill", "cex_length")
+MATRIX_FIGURES = ("system", "source", "killed", "killed_by", "seconds_to_kill", "cex_length")
 KILLING_OUTCOMES = ("violation", "deadlock", "liveness")
 
-
-# ---------------------------------------------------------------- manifest
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    source: str
-    description: str
-    patch: Path
-    checkers: tuple[str, ...]
+Mutant = MutantEntry
 
 
-def load_mutants() -> dict[str, Mutant]:
-    """Every mutant of ``mutants.json``, in file order; :class:`ToolError` if malformed."""
-    where = str(MANIFEST)
-    doc = load_json(MANIFEST, "the mutant list")
-    entries = doc.get("mutants") if isinstance(doc, dict) else None
-    if not isinstance(entries, list):
-        raise ToolError('expected an object with a "mutants" list', where)
+def load_mutants(systems: list[System] | None = None) -> dict[str, Mutant]:
+    """Every mutant of the systems' manifests, in manifest order."""
     out: dict[str, Mutant] = {}
-    for i, entry in enumerate(entries):
-        fields = ("name", "source", "description", "patch")
-        if not isinstance(entry, dict) or not all(isinstance(entry.get(f), str) for f in fields):
-            raise ToolError(f"mutant {i}: needs string fields {', '.join(fields)}", where)
-        checkers = entry.get("checkers")
-        if (not isinstance(checkers, list) or not checkers
-                or not all(isinstance(c, str) for c in checkers)):
-            raise ToolError(f"mutant {entry['name']}: needs a non-empty list of checkers", where)
-        out[entry["name"]] = Mutant(entry["name"], entry["source"], entry["description"],
-                                    HERE / entry["patch"], tuple(checkers))
+    for system in systems if systems is not None else list(SYSTEMS.values()):
+        for m in load_manifest(system).mutants:
+            if m.name in out:
+                raise ToolError(f"mutant {m.name} is in two manifests", str(system.manifest_path))
+            out[m.name] = m
     return out
 
 
@@ -256,28 +247,45 @@ def python_command() -> list[str]:
 
 def run_command(cmd: list[str], env: dict[str, str], timeout: float,
                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``cmd`` with a hard timeout; its whole process group is killed on expiry.
+    """Run ``cmd`` with a hard timeout in its own process group.
 
-    On a timeout the return code is :data:`TIMEOUT_RETURNCODE`.
+    The whole group is killed when the timeout passes (the return code is
+    then :data:`TIMEOUT_RETURNCODE`) or when this process is interrupted
+    (the interruption then propagates).
     """
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
+        with suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         stderr += f"\ngpuvm-check: error: timed out after {timeout:g} s\n"
         return subprocess.CompletedProcess(cmd, TIMEOUT_RETURNCODE, stdout, stderr)
+    except BaseException:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
-def run_on_mutant(name: str, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+def run_on_mutant(name: str, argv: list[str], timeout: float,
+                  spec: str | None = None) -> subprocess.CompletedProcess[str]:
     """``python3 -m checks *argv`` with the mutant ``name`` as the ``model`` package."""
     with patched_model(name) as d:
         return run_command([*python_command(), "-m", "checks", *argv], mutant_env(d, name),
                            timeout)
+
+
+def run_tests_on_mutant(name: str, node: str, timeout: float
+                        ) -> subprocess.CompletedProcess[str]:
+    """``pytest NODE`` with the mutant ``name`` as the ``model`` package."""
+    cmd = [*python_command(), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+           "--import-mode=append", f"tests/{node}"]
+    with patched_model(name) as d:
+        return run_command(cmd, mutant_env(d, name), timeout, cwd=CHECKS_ROOT)
 
 
 # ------------------------------------------------------------ kill matrix
@@ -319,12 +327,112 @@ def checker_argv(checker: str, seed: int, fuzz_seconds: float,
         argv, timeout = [kind, arg], CHECKER_TIMEOUT
     else:
         raise ToolError(f"bad checker {checker!r} (fuzz[:MACHINE], tlc:MODEL, "
-                        "prove:OBLIGATION, conform:SPEC)", str(MANIFEST))
+                        "prove:OBLIGATION, conform:SYSTEM, unit:TEST)")
     return [*argv, "--json", "--out", str(out)], timeout
+
+
+def _unit_run(m: Mutant, checker: str) -> CheckerRun:
+    node = checker.partition(":")[2]
+    start = time.monotonic()
+    proc = run_tests_on_mutant(m.name, node, CHECKER_TIMEOUT)
+    seconds = time.monotonic() - start
+    if proc.returncode == TIMEOUT_RETURNCODE:
+        return CheckerRun(checker, "timeout", seconds, detail="no verdict in time")
+    if proc.returncode == 1:
+        failed = [ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")]
+        return CheckerRun(checker, "killed", seconds,
+                          detail=failed[0] if failed else "a test failed")
+    if proc.returncode == 0:
+        return CheckerRun(checker, "survived", seconds, detail="the tests pass")
+    return CheckerRun(checker, "tool_error", seconds, detail=_last_line(proc))
+
+
+def _bad_variant(checker: str) -> bool:
+    """Whether ``checker`` is a bad variant of a spec: a TLC failure model or an
+    obligation that must give a counterexample."""
+    kind, _, name = checker.partition(":")
+    if kind == "tlc":
+        return True
+    if kind != "prove" or not name:
+        return False
+    from checks import prove
+
+    try:
+        obs, _, _ = prove._select([name], prove.DEFAULT_K, None)
+    except ToolError:  # no such obligation: running it says so
+        return False
+    return len(obs) == 1 and obs[0].expect != "proved"
+
+
+def _counterexample(checker: str, out: Path) -> tuple[Path | None, str]:
+    """Run a bad variant (in this process: it does not read the model) for its trace."""
+    kind, _, name = checker.partition(":")
+    res: Result
+    if kind == "tlc":
+        from checks.tlc import check_model, select_models
+
+        (entry,) = select_models([name], False)
+        if entry.expected != Outcome.VIOLATION:
+            return None, f"{name} is not a failure model: it kills nothing"
+        res = check_model(entry, out_dir=out)
+    else:
+        from checks import prove
+
+        (res,) = prove.run([name], out_dir=out, with_vectors=False)
+    if not res.ok or res.trace is None:
+        why = (res.detail or res.outcome.value).split("\n")[0]
+        return None, why if not res.ok else f"{name} gives no trace to replay"
+    return res.trace, ""
+
+
+def _bad_variant_run(m: Mutant, checker: str, out_dir: Path) -> CheckerRun:
+    """A bad variant of a spec kills a mutant when its counterexample replays on it.
+
+    The bad variant (a TLC failure model, or a Z3 obligation that must be
+    violated) must give its counterexample, the real model must refuse it,
+    and the mutant must reproduce it: follow every step, or break an
+    invariant at the last one.  A bad variant that is not the mutant's bug
+    survives.
+    """
+    from checks.replay_cmd import replay_any
+    from checks.traces import read_trace
+
+    name = checker.partition(":")[2]
+    start = time.monotonic()
+    path, why = _counterexample(checker, (out_dir / "mutants" / m.name).resolve())
+    if path is None:
+        return CheckerRun(checker, "tool_error", time.monotonic() - start, detail=why)
+    trace = read_trace(path)
+    spec = SYSTEMS[m.system].spec
+    if trace.spec != spec:
+        return CheckerRun(checker, "tool_error", time.monotonic() - start, detail=(
+            f"the counterexample of {name} is a {trace.spec} trace, not a {spec} one: "
+            "the model cannot replay it"))
+    if replay_any(trace, str(path)).clean:
+        return CheckerRun(checker, "tool_error", time.monotonic() - start,
+                          detail=f"the real model follows the counterexample of {name}")
+    proc = run_on_mutant(m.name, ["replay", str(path), "--json"], CHECKER_TIMEOUT)
+    seconds = time.monotonic() - start
+    try:
+        (r,) = json.loads(proc.stdout)["results"]
+        outcome, reproduced = r["outcome"], r.get("reproduced")
+    except (ValueError, KeyError, TypeError):
+        return CheckerRun(checker, "tool_error", seconds, detail=_last_line(proc))
+    if outcome == "pass" or reproduced is True:
+        return CheckerRun(checker, "killed", seconds, len(trace.steps) - 1, str(path),
+                          f"the mutant reproduces the counterexample of {name}")
+    detail = str(r.get("detail", "")).split("\n")
+    return CheckerRun(checker, "survived", seconds, detail=(
+        f"the mutant does not reproduce the counterexample of {name}: "
+        + " ".join(t.strip() for t in detail[:3])))
 
 
 def run_checker(m: Mutant, checker: str, seed: int, out_dir: Path,
                 fuzz_seconds: float) -> CheckerRun:
+    if checker.startswith("unit:"):
+        return _unit_run(m, checker)
+    if _bad_variant(checker):
+        return _bad_variant_run(m, checker, out_dir)
     argv, timeout = checker_argv(checker, seed, fuzz_seconds,
                                  (out_dir / "mutants" / m.name).resolve())
     start = time.monotonic()
@@ -361,6 +469,7 @@ def mutant_result(m: Mutant, seed: int, out_dir: Path, fuzz_seconds: float) -> R
     runs = [run_checker(m, c, seed, out_dir, fuzz_seconds) for c in m.checkers]
     killers = sorted((r for r in runs if r.verdict == "killed"), key=lambda r: r.seconds)
     figures: dict[str, Any] = {
+        "system": m.system,
         "source": m.source,
         "killed": bool(killers),
         "killed_by": ",".join(r.checker for r in killers) or "-",
@@ -386,12 +495,20 @@ def mutant_result(m: Mutant, seed: int, out_dir: Path, fuzz_seconds: float) -> R
                   detail="\n".join(lines), trace=trace, figures=figures)
 
 
-def _select(names: list[str]) -> list[Mutant]:
-    mutants = load_mutants()
-    unknown = [n for n in names if n not in mutants]
-    if unknown:
-        raise ToolError(f"unknown mutant(s) {', '.join(unknown)} (known: {', '.join(mutants)})")
-    return [mutants[n] for n in names] if names else list(mutants.values())
+def _select(names: list[str], system: str | None = None) -> list[Mutant]:
+    """Mutants by name or by system name (all of them when none are named)."""
+    mutants = load_mutants(select([system]) if system else None)
+    if not names:
+        return list(mutants.values())
+    out: list[Mutant] = []
+    for n in names:
+        if n in mutants:
+            out.append(mutants[n])
+        elif n.lower() in SYSTEMS:
+            out += [m for m in mutants.values() if m.system == n.lower()]
+        else:
+            raise ToolError(f"unknown mutant or system {n!r} (mutants: {', '.join(mutants)})")
+    return out
 
 
 def kill_matrix(mutants: list[Mutant], seed: int, out_dir: Path, fuzz_seconds: float,
@@ -411,23 +528,29 @@ def kill_matrix(mutants: list[Mutant], seed: int, out_dir: Path, fuzz_seconds: f
 
 
 def cmd_mutants(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``gpuvm-check mutants [NAME ...]``: the kill matrix; exit 1 if one survives."""
-    mutants = _select(list(args.names))
-    results = kill_matrix(mutants, args.seed, Path(args.out), FUZZ_SECONDS["default"], err=err)
+    """``gpuvm-check mutants [NAME|SYSTEM ...] [--system S]``: the kill matrix; exit 1 if
+    one survives."""
+    mutants = _select(list(args.names), args.system)
+    results = kill_matrix(mutants, args.seed, Path(args.out), budgets.MUTANT_FUZZ_SECONDS,
+                          err=err)
     return emit(results, args.json, out, figures=MATRIX_FIGURES)
 
 
-def results_for_run(budget: str, out_dir: Path, workers: int) -> list[Result]:
-    """Every mutant, ``workers`` at a time, fuzzing at most the budget's seconds each."""
-    return kill_matrix(list(load_mutants().values()), 0, out_dir, FUZZ_SECONDS[budget],
-                       workers=max(1, workers))
+def results_for_run(systems: list[System], budget: str, out_dir: Path,
+                    workers: int) -> list[Result]:
+    """The systems' mutants of the budget's classes, ``workers`` at a time."""
+    seconds = budgets.MUTANT_FUZZ_SECONDS * budgets.budget(budget).fuzz_scale
+    mutants = [m for m in load_mutants(systems).values()
+               if budgets.selected(m.runtime, budget)]
+    return kill_matrix(mutants, 0, out_dir, seconds, workers=max(1, workers))
 
 
 def bench_mutants() -> list[Result]:
     """The kill matrix (one mutant at a time) and a summary row with the medians."""
     with tempfile.TemporaryDirectory(prefix="gpuvm-bench-mutants-") as tmp:
         start = time.monotonic()
-        rows = kill_matrix(list(load_mutants().values()), 0, Path(tmp), FUZZ_SECONDS["default"])
+        rows = kill_matrix(list(load_mutants().values()), 0, Path(tmp),
+                           budgets.MUTANT_FUZZ_SECONDS)
         for r in rows:
             r.trace = None  # written under a directory that is about to go
         seconds = time.monotonic() - start

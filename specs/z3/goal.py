@@ -9,10 +9,14 @@ trace (``"gpuvm"``: steps of the VA-space actions, replayable by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from specs.z3.u64 import Term
+
+PROVED = "proved"
+VIOLATED = "violated"
 
 
 @dataclass(frozen=True)
@@ -30,3 +34,18 @@ class Goal:
     trace: str = "args"
     #: Facts about the front end a counterexample trace records.
     about: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """One named goal: what it must give (``expect``), what it says, how to build it."""
+
+    name: str
+    expect: str
+    about: str
+    build: Callable[[], Goal]
+    group: str
+    #: the model mutant whose bug a bad variant encodes
+    mutant: str | None = None
+    #: the encoding of a split/merge obligation (``bv`` or ``int``), else ``""``
+    arith: str = ""

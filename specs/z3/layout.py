@@ -1,18 +1,22 @@
 """The inputs every split/merge encoding shares: a VM, a layout, a request.
 
 A *layout* is ``k`` slots, each an optional mapping ``[addr, addr + range)``
--> ``gem`` at ``offset``.  The present slots come first, in ascending address
-order, and do not overlap; ``k`` bounds how many existing mappings a proof
-covers.  The VM is ``[mm_start, mm_start + mm_range)`` with an optional
-kernel-reserved node (``reserve_range == 0``: none).  Regions are abstracted
-to the one region that matters, the one enclosing the request,
-``[region_addr, region_end)``: with ``regions`` on, every mapping lies either
-inside it or outside it entirely (each mapping lies inside one region and
-regions do not overlap).
+-> ``gem`` at ``offset`` with driver ``flags`` (a 64-bit value).  The
+present slots come first, in ascending address order, and do not overlap;
+``k`` bounds how many existing mappings a proof covers.  The VM is
+``[mm_start, mm_start + mm_range)`` with an optional kernel-reserved node
+(``reserve_range == 0``: none).  Regions are abstracted to the one region
+that matters, the one enclosing the request, ``[region_addr, region_end)``:
+with ``regions`` on, every mapping lies either inside it or outside it
+entirely (each mapping lies inside one region and regions do not overlap).
 
 The validity conditions are the model's, one for one (``model/vaspace.py``):
 :func:`range_ok` is ``VaSpace.check_range``; :meth:`Layout.valid` is what a
-sequence of ``VaSpace.insert`` calls accepts.
+sequence of ``VaSpace.insert`` calls accepts.  The GEM offset is any u64
+(drm_gpuvm does not check ``offset + range``), so it has no condition.
+
+Everywhere a mapping's content is compared it is the triple *(gem, offset
+at the address, flags)*: :meth:`Mapping.at` gives it for one address.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 import z3
 
-from specs.z3.u64 import NULL_GEM, Arith, Term
+from specs.z3.u64 import Arith, Term
 
 
 @dataclass(frozen=True)
@@ -119,12 +123,13 @@ class Mapping:
     range: Term
     gem: Term
     offset: Term
+    flags: Term
 
     @staticmethod
     def fresh(ar: Arith, name: str) -> Mapping:
         return Mapping(ar, ar.bool_var(f"{name}.present"), ar.var(f"{name}.addr"),
                        ar.var(f"{name}.range"), ar.gem_var(f"{name}.gem"),
-                       ar.var(f"{name}.offset"))
+                       ar.var(f"{name}.offset"), ar.var(f"{name}.flags"))
 
     @property
     def end(self) -> Term:
@@ -134,16 +139,24 @@ class Mapping:
         return z3.And(self.present, self.ar.le(self.addr, x), self.ar.lt(x, self.end))
 
     def value(self, x: Term) -> Term:
-        """The GEM offset that address ``x`` translates to (when covered)."""
+        """The GEM offset that address ``x`` translates to (when covered), in u64."""
         return self.ar.add(self.offset, self.ar.sub(x, self.addr))
 
+    def translates(self, x: Term, gem: Term, offset: Term, flags: Term) -> Term:
+        """Address ``x`` (covered) translates to ``gem`` at ``offset`` with ``flags``."""
+        return z3.And(self.gem == gem, self.value(x) == offset, self.flags == flags)
 
-def insert_ok(vm: Vm, m: Mapping) -> Term:
-    """``VaSpace.insert`` accepts ``m`` into an empty space (overlap is separate)."""
+    def at(self, x: Term) -> tuple[Term, Term, Term]:
+        """``(gem, offset, flags)`` that address ``x`` translates to (when covered)."""
+        return self.gem, self.value(x), self.flags
+
+
+def insert_ok(vm: Vm, m: Mapping, *, check_wrap: bool = True) -> Term:
+    """``VaSpace.insert`` accepts ``m`` into an empty space (overlap is separate);
+    ``check_wrap=False``: with the range check that forgets the wrap test."""
     return z3.And(
-        range_ok(vm, m.addr, m.range),
+        range_ok(vm, m.addr, m.range, check_wrap=check_wrap),
         z3.Or(vm.in_region(m.addr, m.end), vm.outside_region(m.addr, m.end)),
-        vm.ar.add_fits(m.offset, m.range),
     )
 
 
@@ -172,50 +185,50 @@ class Layout:
     def covered(self, x: Term) -> Term:
         return self.ar.any([m.covers(x) for m in self.slots])
 
-    def translate(self, x: Term) -> tuple[Term, Term]:
-        """``(gem, offset)`` of ``x`` in a valid layout (meaningful where covered)."""
-        gem: Term = self.ar.gem_const(NULL_GEM)
-        off: Term = self.ar.const(0)
-        for m in reversed(self.slots):
-            gem = z3.If(m.covers(x), m.gem, gem)
-            off = z3.If(m.covers(x), m.value(x), off)
-        return gem, off
 
 
 @dataclass(frozen=True)
 class Request:
-    """A ``Map`` request (``gem``/``offset`` unused for ``Unmap``)."""
+    """A ``Map`` request (``gem``/``offset``/``flags`` unused for ``Unmap``)."""
 
     ar: Arith
     addr: Term
     range: Term
     gem: Term
     offset: Term
+    flags: Term
 
     @staticmethod
     def fresh(ar: Arith, prefix: str = "") -> Request:
         return Request(ar, ar.var(f"{prefix}req.addr"), ar.var(f"{prefix}req.range"),
-                       ar.gem_var(f"{prefix}req.gem"), ar.var(f"{prefix}req.offset"))
+                       ar.gem_var(f"{prefix}req.gem"), ar.var(f"{prefix}req.offset"),
+                       ar.var(f"{prefix}req.flags"))
 
     @property
     def end(self) -> Term:
         return self.ar.add(self.addr, self.range)
 
     def value(self, x: Term) -> Term:
+        """The GEM offset the request maps ``x`` to: ``offset + (x - addr)``, in u64."""
         return self.ar.add(self.offset, self.ar.sub(x, self.addr))
+
+    def at(self, x: Term) -> tuple[Term, Term, Term]:
+        """``(gem, offset, flags)`` the request maps ``x`` to."""
+        return self.gem, self.value(x), self.flags
 
 
 def map_request_checks(vm: Vm, req: Request, *,
                        check_wrap: bool = True) -> list[tuple[str, Term]]:
-    """What ``VaSpace.sm_map`` tests of a request: the range, the region, the offset."""
+    """What ``VaSpace.sm_map`` tests of a request: the range and the region (any
+    offset and flags are accepted)."""
     return [*range_checks(vm, req.addr, req.range, check_wrap=check_wrap),
-            ("region", vm.in_region(req.addr, req.end)),
-            ("offset-wraps", vm.ar.add_fits(req.offset, req.range))]
+            ("region", vm.in_region(req.addr, req.end))]
 
 
-def unmap_request_checks(vm: Vm, req: Request) -> list[tuple[str, Term]]:
+def unmap_request_checks(vm: Vm, req: Request, *,
+                         check_wrap: bool = True) -> list[tuple[str, Term]]:
     """What ``VaSpace.sm_unmap`` tests of a request: the range (no region needed)."""
-    return range_checks(vm, req.addr, req.range)
+    return range_checks(vm, req.addr, req.range, check_wrap=check_wrap)
 
 
 def map_request_ok(vm: Vm, req: Request, *, check_wrap: bool = True) -> Term:
@@ -223,6 +236,6 @@ def map_request_ok(vm: Vm, req: Request, *, check_wrap: bool = True) -> Term:
     return vm.ar.all([c for _, c in map_request_checks(vm, req, check_wrap=check_wrap)])
 
 
-def unmap_request_ok(vm: Vm, req: Request) -> Term:
+def unmap_request_ok(vm: Vm, req: Request, *, check_wrap: bool = True) -> Term:
     """``VaSpace.sm_unmap`` accepts the request."""
-    return vm.ar.all([c for _, c in unmap_request_checks(vm, req)])
+    return vm.ar.all([c for _, c in unmap_request_checks(vm, req, check_wrap=check_wrap)])

@@ -9,12 +9,14 @@ tuple -- a *conformance vector* -- exercises every path.
 ``upstream``
     ``-`` (no mapping), ``apart`` (not overlapped), and for an overlapped
     mapping ``inside`` / ``prev`` / ``next`` / ``both`` (the piece(s) that
-    stick out of the request), suffixed ``.c`` (compatible) or ``.n`` (not);
+    stick out of the request), suffixed ``.c`` (compatible: same GEM and
+    base, whatever the flags) or ``.n`` (not);
 ``rfc2023``
     ``-``, ``apart``, ``left.*`` (ends exactly at the request: the left
     neighbour), ``right.*`` (starts exactly at its end), and for an overlapped
-    mapping the case ``A1`` .. ``C3`` of ``model/profiles.py``; suffixes ``.c``,
-    ``.n`` and, for a neighbour, ``.x`` (compatible but in another region);
+    mapping the case ``A1`` .. ``C3`` of ``model/profiles.py``; suffixes ``.c``
+    (mergeable: compatible with the request's flags), ``.n`` (not) and, for a
+    neighbour, ``.x`` (mergeable but in another region);
 ``unmap``
     ``-``, ``apart``, ``inside``, ``prev``, ``next``, ``both``.
 """
@@ -86,4 +88,4 @@ def partition(spec: Spec) -> Term:
 
 
 def relation_name(spec: Spec) -> str:
-    return "unmap" if spec.action == "Unmap" else str(spec.profile)
+    return spec.relation

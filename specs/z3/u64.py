@@ -6,16 +6,20 @@ The encodings never use Python operators on values directly; they go through
 an :class:`Arith`, which has two implementations of the same semantics:
 
 :class:`BvArith`
-    ``BitVec(64)`` with ``bvadd``/``bvsub`` and unsigned comparisons.  Used for
-    the conformance vectors and the per-step check.
+    ``BitVec(64)`` with ``bvadd``/``bvsub`` and unsigned comparisons: the
+    kernel's arithmetic itself.  The proofs that plain Z3 decides fast enough
+    over bit-vectors use it, and so does the per-step check.
 :class:`IntArith`
     integers in ``[0, 2**64)``, where ``a + b`` is ``a + b - 2**64`` when the
     sum passes ``2**64 - 1`` and ``a - b`` is ``a - b + 2**64`` when it goes
     below zero.  These are the bit-vector operations, written as linear integer
-    arithmetic: the solver then reasons about sums as sums instead of as
-    64-bit adder circuits, which is what makes the ``k = 3`` proofs take
-    seconds rather than hours.  The obligation ``u64-int-matches-bitvec``
-    proves that both forms agree on every operation, for all 64-bit values.
+    arithmetic: the solver then reasons about sums and orderings as linear
+    arithmetic instead of as 64-bit adder and comparator circuits (a chain
+    ``a <= b <= c`` is one step for it, and hundreds of clauses for a
+    bit-blaster).  The proofs that need it use it, and so does the path
+    enumeration of the conformance vectors.  The obligation
+    ``u64-int-matches-bitvec`` proves that both forms agree on every
+    operation, for all 64-bit values.
 
 :class:`Wraps` records, next to each operation the relation performs, the
 condition under which it does not wrap, so "no u64 overflow" is one
@@ -58,6 +62,7 @@ class Arith(Protocol):
     def le(self, a: Term, b: Term) -> Term: ...
     def add_fits(self, a: Term, b: Term) -> Term: ...
     def exact(self, a: Term) -> Term: ...
+    def exact_const(self, value: int) -> Term: ...
     def domain(self) -> Term: ...
 
     def gt(self, a: Term, b: Term) -> Term: ...
@@ -134,7 +139,12 @@ class BvArith(_Common):
         return z3.BVAddNoOverflow(a, b, False)
 
     def exact(self, a: Term) -> Term:
+        """``a`` widened so that a sum or difference of two such values is exact."""
         return z3.ZeroExt(2, a)
+
+    def exact_const(self, value: int) -> Term:
+        """A constant of :meth:`exact`'s width (two's complement if negative)."""
+        return z3.BitVecVal(value, WIDTH + 2, self.ctx)
 
     def domain(self) -> Term:
         return self.boolean(True)
@@ -176,6 +186,9 @@ class IntArith(_Common):
 
     def exact(self, a: Term) -> Term:
         return a
+
+    def exact_const(self, value: int) -> Term:
+        return z3.IntVal(value, self.ctx)
 
     def domain(self) -> Term:
         """Every variable made so far is a u64 value."""

@@ -1,0 +1,89 @@
+---------------------------- MODULE TraceGpuVm ----------------------------
+(***************************************************************************)
+(* Trace validation: does GpuVm allow each recorded run of the model?     *)
+(*                                                                         *)
+(* TraceGpuVmData (written by `gpuvm-check conform gpuvm` next to a copy   *)
+(* of this module, never into specs/) EXTENDS GpuVm and holds the runs of  *)
+(* one VM configuration:                                                   *)
+(*   Tables[x]        the distinct values of logged variable x, in         *)
+(*                    GpuVm's encoding;                                    *)
+(*   Traces[t][k]     state k of run t: [a |-> action name, p |-> its      *)
+(*                    arguments in the operator's order, v |-> [x |->      *)
+(*                    index into Tables[x]]] for the logged variables x;   *)
+(*   DoAction(n, p)   GpuVm's action named n applied to p (generated from  *)
+(*                    the model's action vocabulary).                      *)
+(*                                                                         *)
+(* TLC picks every run t in TraceInit and follows it: a recorded step is   *)
+(* matched only by GpuVm's action of that name and arguments leading to a  *)
+(* state whose logged variables (a subset of Observed) equal the record.   *)
+(* Up to MaxHidden of GpuVm's Internal steps may come between two logged   *)
+(* ones (0 here: GpuVm has none, and the model logs every variable, so the *)
+(* match is exact and deterministic).  Every match prints "@m <<t, k>>";   *)
+(* the checker reads the prints: a run is allowed iff all its states are   *)
+(* matched, and the first one never matched is where it leaves the spec.   *)
+(* The configuration also checks GpuVm's invariants on every state.        *)
+(*                                                                         *)
+(* Not compared: pmap and lastAct, which the model does not have (GpuVm    *)
+(* computes them along the run, so TranslationInv still checks the run).   *)
+(***************************************************************************)
+EXTENDS Integers, Sequences, TLC, TraceGpuVmData
+
+CONSTANT
+    MaxHidden       \* unlogged internal steps allowed between two logged ones
+
+VARIABLES
+    t,              \* the run being followed
+    i,              \* how many of its states have been matched
+    h               \* internal steps taken since the last match
+
+traceVars == <<vars, t, i, h>>
+
+\* The data gives every argument, so the request domains are empty.
+NoReqOffsets(a, g) == {}
+
+\* The logged variables of recorded state st agree with the spec's state.
+Matches(st) == \A x \in DOMAIN st.v : Observed[x] = Tables[x][st.v[x]]
+MatchesNext(st) == \A x \in DOMAIN st.v : Observed'[x] = Tables[x][st.v[x]]
+
+-----------------------------------------------------------------------------
+(******************************** Init *************************************)
+
+TraceInit ==
+    /\ t \in 1 .. Len(Traces)
+    /\ i = 1
+    /\ h = 0
+    /\ Init
+    /\ Matches(Traces[t][1])
+    /\ PrintT("@m" \o ToString(<<t, 1>>))
+
+-----------------------------------------------------------------------------
+(******************************* Actions ***********************************)
+
+\* Match the next recorded state of run t.
+Follow ==
+    /\ i < Len(Traces[t])
+    /\ LET st == Traces[t][i + 1] IN
+          /\ DoAction(st.a, st.p)
+          /\ MatchesNext(st)
+    /\ i' = i + 1
+    /\ h' = 0
+    /\ t' = t
+    /\ PrintT("@m" \o ToString(<<t, i + 1>>))
+
+\* An internal step of the spec the implementation does not log.
+Hidden ==
+    /\ h < MaxHidden
+    /\ i < Len(Traces[t])
+    /\ Internal
+    /\ h' = h + 1
+    /\ UNCHANGED <<t, i>>
+
+\* The run is over.
+Done == i = Len(Traces[t]) /\ UNCHANGED traceVars
+
+-----------------------------------------------------------------------------
+(******************************** Next *************************************)
+
+TraceNext == Follow \/ Hidden \/ Done
+
+=============================================================================
