@@ -57,6 +57,7 @@ def annotate(trace: Trace, invariant: str | None, step: int | None = None,
     found: tuple[int, str] | None = None
     explain: Any = system.extra.get("explain") if system is not None else None
     if witness is None and explain is not None:
+        trace.meta["violation"] = {"invariant": invariant or "?"}  # what explain looks for
         try:
             found = explain(trace)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):

@@ -23,8 +23,10 @@ split three or more mappings).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,7 +36,7 @@ from checks.conform.validate import validate
 from checks.manifest import Item, load_manifest
 from checks.outcome import Outcome, Result, ToolError
 from checks.report import emit, exit_code
-from checks.systems import System, load, select
+from checks.systems import SYSTEMS, System, load, select
 from checks.traces import Step, Trace
 
 FIGURES = ("traces_validated", "behaviours_replayed", "divergences")
@@ -107,19 +109,48 @@ def replay_result(system: System, entry: Item, workers: int, out_dir: Path,
     return r
 
 
+def _replay_in_child(system_name: str, entry_name: str, workers: int,
+                     out_dir: Path) -> Result:
+    system = SYSTEMS[system_name]
+    entry = next(e for e in load_manifest(system).conform if e.name == entry_name)
+    return replay_result(system, entry, workers, out_dir, None)
+
+
 def conform(systems: Sequence[System], budget: str, runs: int | None, seed: int, workers: int,
             out_dir: Path, err: TextIO | None) -> list[Result]:
-    results: list[Result] = []
+    """The entries of the budget's classes, in manifest order.  The replays (whose
+    cost is the Python model following every transition) run ``workers`` at a time
+    in child processes, forked with the parent's SIGTERM handling: a terminated
+    child kills its TLC and removes its directory."""
+    slots: list[Result | None] = []
+    replays: list[tuple[int, System, Item]] = []
     for system in systems:
         for entry in load_manifest(system).conform:
             if not budgets.selected(entry.runtime, budget):
                 continue
             if entry.kind == "traces":
                 n = runs if runs is not None else entry.runs or budgets.budget(budget).runs
-                results.append(trace_result(system, entry, n, seed, out_dir, err))
+                slots.append(trace_result(system, entry, n, seed, out_dir, err))
             else:
-                results.append(replay_result(system, entry, workers, out_dir, err))
-    return results
+                slots.append(None)
+                replays.append((len(slots) - 1, system, entry))
+    if len(replays) > 1 and workers > 1:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            try:
+                futures = [(i, pool.submit(_replay_in_child, s.name, e.name, workers, out_dir))
+                           for i, s, e in replays]
+                for i, f in futures:
+                    slots[i] = f.result()
+            except BaseException:
+                for proc in multiprocessing.active_children():
+                    proc.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    else:
+        for i, s, e in replays:
+            slots[i] = replay_result(s, e, workers, out_dir, err)
+    return [r for r in slots if r is not None]
 
 
 def _totals(results: Sequence[Result]) -> dict[str, Any]:

@@ -50,6 +50,12 @@ def variables(config: Mapping[str, Any]) -> tuple[str, ...]:
     return VARIABLES
 
 
+def _explain(trace: Any) -> tuple[int, str] | None:
+    from checks.systems.vmbo.explain import explain
+
+    return explain(trace)
+
+
 def check_step(config: Mapping[str, Any], before: Mapping[str, Any], action: str,
                args: Mapping[str, Any], result: Any, after: Mapping[str, Any]) -> None:
     check_vmbo_step(before, action, args, result, after)
@@ -72,5 +78,5 @@ SYSTEM = System(
     obligations_ref="specs.z3.vmbo:obligations",
     render_ref="",
     required=("vmbos", "vas", "handles", "lastErr"),
-    extra={"logged": ("vmbos", "vas", "handles", "lastErr")},
+    extra={"logged": ("vmbos", "vas", "handles", "lastErr"), "explain": _explain},
 )
