@@ -85,6 +85,10 @@ def test_extobj_is_for_external_gems_only_and_validate_revalidates() -> None:
         assert bo(s, "v2", "p")["evicted"] and bo(s, "v2", "p")["evict"] == (mode == "spinlock")
         assert do(s, "Validate", vm="v2") == ["resv:v1", "resv:v2"]  # p shares v1's
         assert not bo(s, "v2", "p")["evict"] and not s.abstract()["gems"]["p"]["evicted"]
+        do(s, "Evict", gem="p", evict=True)
+        do(s, "Put", job="j1", vm="v2", gem="p")  # destroyed: off the extobj and evict lists
+        assert (s.vms["v2"].extobj, s.vms["v2"].evict) == ([], [])
+        assert do(s, "Validate", vm="v2") == ["resv:v2"]
 
 
 def test_immediate_mode_defers_the_last_put_until_cleanup() -> None:
