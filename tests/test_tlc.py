@@ -254,6 +254,8 @@ def test_small_model_and_failure_configs_match_the_manifest(
         # the violation is named, with where the spec defines it and its witness
         v = trace.meta["violation"]
         assert v["invariant"] == m.violated and system.spec in v["where"] and v["witness"]
+        if system.name == "vmbo":  # the object that breaks it, not only the state
+            assert not v["witness"].startswith("state "), (m.name, v["witness"])
         # it renders, naming the invariant at its step
         code, text, _ = run_cli("show", str(r["trace"]))
         assert code == 0 and f"^ {m.violated}" in text, (m.name, text)

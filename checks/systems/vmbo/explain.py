@@ -73,6 +73,11 @@ def _freed(s: State) -> str | None:
     for b in s["vmbos"]:
         if not s["vms"][b["vm"]]["alive"]:
             return f"vm_bo {_name(b)} belongs to the freed VM {b['vm']}"
+    for v, vas in s["vas"].items():
+        for va in vas:
+            if not any(b["vm"] == v and va[0] in b["vas"] for b in s["vmbos"]):
+                return (f"VA {va} of VM {v} is on no live vm_bo's list: it was linked to "
+                        "a freed one")
     return None
 
 
