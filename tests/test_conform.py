@@ -34,6 +34,7 @@ def runs(n: int = 20) -> list[Trace]:
     return recorded(GPUVM, n, 7)
 
 
+@pytest.mark.slow  # the main job runs the command; the fast tier checks its parts below
 def test_conform_command_both_directions(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     code = main(["conform", "gpuvm", "--runs", "15", "--json", "--out", str(tmp_path)], out, err)
@@ -130,6 +131,8 @@ def test_every_transition_replays_and_a_wrong_model_diverges(tmp_path: Path) -> 
         return state
 
     rep = replay_model(GPUVM, model, replayer=wrong)
+    assert model.total_states is not None
+    assert rep.transitions == model.total_states - 1  # every transition, none skipped
     assert rep.outcome == Outcome.VIOLATION and rep.divergences > 0
     assert rep.first is not None
     path = rep.first.write(tmp_path / "divergence.itf.json")
