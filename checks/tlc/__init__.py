@@ -57,7 +57,12 @@ def command_for(model: Model, workers: int, workdir: Path) -> list[str]:
     return tlc_command(model.spec_path, model.cfg_path, workdir,
                        workers=_workers_for(model, workers), mode=model.mode,
                        depth=model.simulate_depth, check_deadlock=model.check_deadlock,
-                       stop_after=model.simulate_seconds)
+                       stop_after=model.simulate_seconds, short=_short(model))
+
+
+def _short(model: Model) -> bool:
+    """A failure model stops at its first counterexample: a run of seconds."""
+    return model.expected == Outcome.VIOLATION and model.mode == "exhaustive"
 
 
 def printed_config(prints: Sequence[str]) -> Any:
@@ -109,7 +114,7 @@ def check_model(model: Model, *, workers: int = 2, timeout: float | None = None,
     run = run_tlc(model.spec_path, model.cfg_path, workers=_workers_for(model, workers),
                   mode=model.mode, depth=model.simulate_depth,
                   check_deadlock=model.check_deadlock, stop_after=model.simulate_seconds,
-                  timeout=limit, label=model.name, err=err)
+                  timeout=limit, label=model.name, err=err, short=_short(model))
     figures: dict[str, Any] = {"system": model.system, "distinct_states": run.distinct,
                                "total_states": run.total, "depth": run.depth}
     if run.violated:

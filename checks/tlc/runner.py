@@ -112,10 +112,17 @@ def _int(text: str) -> int:
 def tlc_command(spec: Path, cfg: Path, workdir: Path, *, workers: int = 1,
                 mode: str = "exhaustive", depth: int | None = None,
                 check_deadlock: bool = False, seed: int = 0,
-                stop_after: float | None = None) -> list[str]:
-    """The exact java command line for one TLC run (metadata under ``workdir``)."""
+                stop_after: float | None = None, short: bool = False) -> list[str]:
+    """The exact java command line for one TLC run (metadata under ``workdir``).
+
+    ``short``: a run expected to end within seconds (a failure model stops at
+    its first counterexample) uses the JIT's first tier only, which halves its
+    CPU time; a long run would lose by it.
+    """
     tools = toolchain()
     cmd = [tools.java, f"-Djava.io.tmpdir={workdir}"]
+    if short:
+        cmd.append("-XX:TieredStopAtLevel=1")
     if stop_after is not None:
         cmd.append(f"-Dtlc2.TLC.stopAfter={max(1, round(stop_after))}")
     cmd += tools.tlc_prefix()[1:]
@@ -336,7 +343,7 @@ def run_tlc(spec: Path, cfg: Path, *, workers: int = 1, mode: str = "exhaustive"
             depth: int | None = None, check_deadlock: bool = False, seed: int = 0,
             stop_after: float | None = None, timeout: float = 600.0,
             on_print: Callable[[str], None] | None = None,
-            label: str = "", err: TextIO | None = None) -> TlcRun:
+            label: str = "", err: TextIO | None = None, short: bool = False) -> TlcRun:
     """Run TLC once, with a hard timeout, and read its verdict.
 
     Lines that TLC prints with ``PrintT("@...")`` after parsing go to
@@ -352,7 +359,8 @@ def run_tlc(spec: Path, cfg: Path, *, workers: int = 1, mode: str = "exhaustive"
         raise ToolError(str(e)) from None
     workdir = Path(tempfile.mkdtemp(prefix="gpuvm-check-tlc-"))
     cmd = tlc_command(spec, cfg, workdir, workers=workers, mode=mode, depth=depth,
-                      check_deadlock=check_deadlock, seed=seed, stop_after=stop_after)
+                      check_deadlock=check_deadlock, seed=seed, stop_after=stop_after,
+                      short=short)
     start = time.monotonic()
 
     def show(text: str) -> None:
