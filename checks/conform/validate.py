@@ -80,6 +80,10 @@ def _base(system: System) -> str:
     return mc if (system.spec_dir / f"{mc}.tla").is_file() else system.spec
 
 
+#: runs of at most this many states in all take TLC seconds: the JIT's first tier only
+SHORT_STATES = 5000
+
+
 def data_module(system: System, traces: Sequence[Trace], logged: Sequence[str]) -> str:
     """``Trace<Spec>Data``: the runs, each distinct value of a logged variable written once."""
     codec = system.codec()
@@ -175,6 +179,7 @@ def validate(system: System, traces: Sequence[Trace], *, mode: str = "exact",
                 trace_cfg(system, group[0].config, group, hidden))
             run = run_tlc(work / f"Trace{system.spec}.tla", work / f"Trace{system.spec}.cfg",
                           workers=1, timeout=timeout, on_print=on_print,
+                          short=expected <= SHORT_STATES,
                           label=f"trace validation ({system.name})", err=err)
         finally:
             shutil.rmtree(work, ignore_errors=True)
