@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -94,11 +95,13 @@ def test_cfg_constants() -> None:
 
 # ------------------------------------------------------------ bad input: exit 2
 
-def test_missing_jar(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_jar(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TLA2TOOLS_JAR", "/nonexistent/tla2tools.jar")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     code, _, err = run_cli("tlc", "MCGpuVmSmall")
     assert code == 2
     assert "TLA2TOOLS_JAR=/nonexistent/tla2tools.jar: no such file" in one_line(err)
+    assert list(tmp_path.iterdir()) == []  # no temporary directory left behind
 
 
 def test_missing_java_from_the_command_line() -> None:

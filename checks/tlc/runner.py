@@ -358,9 +358,13 @@ def run_tlc(spec: Path, cfg: Path, *, workers: int = 1, mode: str = "exhaustive"
     except ValueError as e:
         raise ToolError(str(e)) from None
     workdir = Path(tempfile.mkdtemp(prefix="gpuvm-check-tlc-"))
-    cmd = tlc_command(spec, cfg, workdir, workers=workers, mode=mode, depth=depth,
-                      check_deadlock=check_deadlock, seed=seed, stop_after=stop_after,
-                      short=short)
+    try:
+        cmd = tlc_command(spec, cfg, workdir, workers=workers, mode=mode, depth=depth,
+                          check_deadlock=check_deadlock, seed=seed, stop_after=stop_after,
+                          short=short)
+    except BaseException:  # no Java or no jar: nothing ran, nothing stays behind
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     start = time.monotonic()
 
     def show(text: str) -> None:
