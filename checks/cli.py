@@ -40,6 +40,7 @@ COMMANDS = {
     "replay": "checks.replay_cmd:cmd_replay",
     "show": "checks.replay_cmd:cmd_show",
     "mutants": "checks.mutants:cmd_mutants",
+    "sched": "checks.sched.suites:cmd_sched",
     "bench": "checks.bench:cmd_bench",
     "systems": "checks.systems_cmd:cmd_systems",
 }
@@ -62,6 +63,16 @@ def seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: seconds must be a finite positive number")
+    return value
+
+
+def natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 0")
     return value
 
 
@@ -136,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("names", nargs="*", metavar="NAME|SYSTEM")
     sp.add_argument("--system", default=None, help="only this system's mutants")
     sp.add_argument("--seed", type=int, default=0)
+    common(sp)
+
+    sp = sub.add_parser("sched", help="the concurrency suites under the schedule explorer")
+    sp.add_argument("programs", nargs="*", metavar="SUITE[:PROGRAM]")
+    sp.add_argument("--preemptions", type=natural, default=2, help="the preemption bound")
     common(sp)
 
     sp = sub.add_parser("bench", help="performance figures, as ratios")

@@ -124,6 +124,9 @@ def text(trace: Trace) -> str:
         if v is not None and v.get("step") == step.index:
             out.append(f"    ^ {v.get('invariant')}: {v.get('witness', '')}")
         prev = step
+    if trace.loop is not None:
+        out += ["", f"loop: after step {len(trace.steps) - 1}, state {trace.loop} again, "
+                    "for ever"]
     return "\n".join(out) + "\n"
 
 

@@ -124,4 +124,30 @@ def replay(trace: Trace, where: str = "trace") -> ReplayReport:
         got = {v: done.state.get(v) for v in expected}
         if not strict_equal(got, expected):
             return report(Divergence(step.index, step.action, step.args, expected, got))
+    if trace.loop is not None:
+        return report(_close_loop(system, trace, comp.abstract()))
     return report()
+
+
+def _close_loop(system: System, trace: Trace, last: Mapping[str, Any]) -> Divergence | None:
+    """A lasso's last transition: some step of the trace, taken from the final state,
+    must lead back to state ``trace.loop``; None if one does."""
+    from checks.conform.behaviours import model_step
+
+    k = trace.loop
+    assert k is not None
+    if not 0 <= k < len(trace.steps):
+        return Divergence(len(trace.steps), "loop", {}, {"loop": k},
+                          {"states": len(trace.steps)})
+    want = {v: trace.steps[k].state[v] for v in trace.variables}
+    tried: list[tuple[str, dict[str, Any]]] = []
+    for st in trace.steps[1:]:
+        if (st.action, st.args) in tried:
+            continue
+        tried.append((st.action, st.args))
+        got = model_step(system, trace.config, last, st.action, st.args)
+        if strict_equal({v: got.get(v) for v in want}, want):
+            return None
+    return Divergence(len(trace.steps), "loop", {"back_to": k}, want,
+                      {"note": f"none of the trace's {len(tried)} step(s) leads from the "
+                               f"last state back to state {k}"})

@@ -26,6 +26,7 @@ STAGES = (
     ("prove", "checks.prove"),
     ("fuzz", "checks.fuzz"),
     ("conform", "checks.conform"),
+    ("sched", "checks.sched.suites"),
     ("mutants", "checks.mutants"),
 )
 

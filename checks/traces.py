@@ -96,6 +96,9 @@ class Trace:
     variables: Sequence[str] = ("vas", "lastOps", "lastErr")
     #: further ``#meta`` entries, e.g. ``mutant``: the known-bad variant it is a counterexample of
     meta: dict[str, Any] = field(default_factory=dict)
+    #: a lasso (a liveness counterexample): the index of the state the last one is
+    #: followed by again, for ever (ITF's ``loop``); None for a finite behaviour
+    loop: int | None = None
 
     @property
     def profile(self) -> str:
@@ -120,6 +123,7 @@ class Trace:
             },
             "vars": list(self.variables),
             "states": states,
+            **({"loop": self.loop} if self.loop is not None else {}),
         }
 
     def write(self, path: Path) -> Path:
@@ -152,7 +156,8 @@ def parse_itf(doc: Any, where: str) -> Trace:
     config = decode(meta.get("config", {}))
     trace = Trace(spec=meta["spec"], config=config, source=str(meta.get("source", "?")),
                   description=str(meta.get("description", "")), variables=tuple(variables),
-                  meta={k: decode(v) for k, v in meta.items() if k not in _META_KEYS})
+                  meta={k: decode(v) for k, v in meta.items() if k not in _META_KEYS},
+                  loop=doc.get("loop"))
     for i, raw in enumerate(states):
         smeta = raw["#meta"]
         thread = smeta.get("thread")

@@ -18,9 +18,11 @@ is taken.  A kernel path uses them through the small generators at the end
     order of its ``ww_acquire_init``: smaller is older.  ``wait_die`` (a
     class option): a younger context that would wait on an older holder
     gets ``-EDEADLK`` at once.  ``wound_wait`` (dma_resv's class): an older
-    context that waits on a younger holder *wounds* it; a wounded context
-    that holds locks and would wait gets ``-EDEADLK``.  Taking a lock the
-    same context holds gives ``-EALREADY``; the slow path
+    context that holds a lock and waits on a younger holder *wounds* it (one
+    holding nothing just waits); a wounded context that holds locks and
+    would wait gets ``-EDEADLK``.  A context that holds nothing never gets
+    ``-EDEADLK``; its wound is forgotten at its next acquire.  Taking a lock
+    the same context holds gives ``-EALREADY``; the slow path
     (``ww_mutex_lock_slow``) waits without ``-EDEADLK`` and is allowed only
     when the context holds nothing.
 :class:`Fence`, :class:`Completion`
@@ -189,36 +191,46 @@ class WwMutex:
                                      f"{arg.ctx}, which is not initialised")
         return c
 
-    def enabled(self, thread: str, point: Point) -> tuple[bool, Result]:
+    def would(self, thread: str, point: Point) -> tuple[bool, Result, WwCtx | None]:
+        """What ``point`` would do now, with no side effect: whether it proceeds, its
+        result, and the younger holder a wound-wait waiter wounds (if it is not yet).
+
+        A context holding nothing never gets ``-EDEADLK`` (it cannot be part of
+        a deadlock): it waits, and its ``wounded`` mark no longer counts.
+        """
         if point.kind != "acquire":
-            return True, 0
+            return True, 0, None
         ctx = self._ctx(point)
         if ctx is not None and self.ctx == ctx.name:
-            return True, "EALREADY"
+            return True, "EALREADY", None
         if self.owner is None:
-            return True, 0
+            return True, 0, None
         slow = isinstance(point.arg, WwArg) and point.arg.slow
-        if ctx is None or slow:
-            return False, 0
         holder = self.klass.ctxs.get(self.ctx) if self.ctx else None
-        if holder is None:
-            return False, 0
+        if ctx is None or holder is None:
+            return False, 0, None
         if self.klass.algorithm == "wait_die":
-            return (True, "EDEADLK") if ctx.stamp > holder.stamp else (False, 0)
-        # wound-wait: an older waiter wounds the younger holder, then waits
-        if ctx.stamp < holder.stamp:
-            holder.wounded = True
-        if ctx.wounded and ctx.acquired:
-            return True, "EDEADLK"
-        return False, 0
+            die = not slow and bool(ctx.acquired) and ctx.stamp > holder.stamp
+            return (True, "EDEADLK", None) if die else (False, 0, None)
+        # wound-wait: an older waiter wounds the younger holder, then waits (or dies
+        # at once if it holds something and was wounded itself)
+        wound = (holder if ctx.acquired and ctx.stamp < holder.stamp and not holder.wounded
+                 else None)  # only a context holding a lock wounds
+        if not slow and ctx.wounded and ctx.acquired:
+            return True, "EDEADLK", wound
+        return False, 0, wound
+
+    def enabled(self, thread: str, point: Point) -> tuple[bool, Result]:
+        ok, result, wound = self.would(thread, point)
+        if wound is not None:
+            wound.wounded = True
+        return ok, result
 
     def perform(self, thread: str, point: Point, result: Result) -> None:
         ctx = self._ctx(point)
         if point.kind == "acquire":
             if result in ("EDEADLK", "EALREADY"):
-                if result == "EDEADLK" and ctx is not None:
-                    ctx.wounded = False  # the back-off clears it
-                return
+                return  # the wound stays until the context holds nothing and locks again
             if ctx is not None and isinstance(point.arg, WwArg) and point.arg.slow \
                     and ctx.acquired:
                 raise InvariantViolation("WwCtxInv", f"ww_mutex_lock_slow of {self.name} by "
@@ -226,6 +238,8 @@ class WwMutex:
                                          f"{', '.join(ctx.acquired)}")
             self.owner, self.ctx = thread, ctx.name if ctx else None
             if ctx is not None:
+                if not ctx.acquired:
+                    ctx.wounded = False  # holding nothing, it has backed off already
                 ctx.acquired.append(self.name)
         elif point.kind == "release":
             if self.owner != thread:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -87,6 +87,10 @@ VOCABULARY = Vocabulary(SYSTEM, (
 
 VmBoId = tuple[str, str, int]
 
+
+
+def _no_hook(lock: str, taken: bool) -> None:
+    return None
 
 @dataclass
 class Gem:
@@ -155,7 +159,11 @@ class VmBoSystem:
         self.vmbos: dict[VmBoId, VmBo] = {}
         #: (vm, va) -> the vm_bo whose list holds that VA
         self.holder: dict[tuple[str, Va], VmBoId] = {}
+        #: the locks held around the current action (a sequential caller: none)
         self.held: set[str] = set()
+        #: told of every lock an action takes that its caller did not hold: (lock,
+        #: taken?) -- a concurrent program forwards it to the lock checker
+        self.lock_hook: Callable[[str, bool], None] = _no_hook
         self._config = {"vms": {v: list(r) for v, r in vms.items()}, "gems": dict(gems),
                         "jobs": list(jobs), "profile": self.profile.name,
                         "list_mode": list_mode, "immediate": immediate}
@@ -251,10 +259,19 @@ class VmBoSystem:
         """Hold ``locks`` (resv names) for the body: a sequential model's lock scope."""
         taken = [lk for lk in locks if lk not in self.held]
         self.held.update(taken)
+        for lk in taken:
+            self.lock_hook(lk, True)
         try:
             yield
         finally:
             self.held.difference_update(taken)
+            for lk in reversed(taken):
+                self.lock_hook(lk, False)
+
+    def list_lock(self, vm: Vm) -> str:
+        """What guards ``vm``'s extobj and evict lists: its resv
+        (``DRM_GPUVM_RESV_PROTECTED``) or the lists' spinlock."""
+        return vm.resv if self.list_mode == "resv" else f"list_lock:{vm.name}"
 
     def assert_held(self, lock: str, what: str) -> None:
         if lock not in self.held:
@@ -578,7 +595,7 @@ class VmBoSystem:
             self._lists(vm)
             b = self.live(self.jobs[job][self._handle(job, vm, gem)], "extobj_add")
             v, g = self.vms[vm], self.gems[gem]
-            with self.locked(v.resv):
+            with self.locked(self.list_lock(v)):
                 if self.list_mode == "resv":
                     self.assert_held(v.resv, "adding to the extobj list")
                 if g.resv != v.resv and b.ident not in v.extobj:
@@ -604,7 +621,7 @@ class VmBoSystem:
                     v = self.vms[b.vm]
                     if self.list_mode == "resv" and b.ident in v.extobj:
                         continue
-                    with self.locked(v.resv):
+                    with self.locked(self.list_lock(v)):
                         if evict and b.ident not in v.evict:
                             v.evict.append(b.ident)
                         elif not evict and b.ident in v.evict:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -125,9 +127,11 @@ def _alive(pid: int) -> bool:
 
 
 def _sigterm_leaves_nothing(argv: list[str], prefix: str) -> None:
-    tmp = Path(tempfile.gettempdir())
+    # a temporary directory of its own: other tests (other workers) make theirs elsewhere
+    tmp = Path(tempfile.mkdtemp(prefix="sigterm-"))
     before = {p.name for p in tmp.glob(f"{prefix}*")}
     proc = subprocess.Popen([sys.executable, "-m", "checks", *argv], cwd=ROOT,
+                            env={**os.environ, "TMPDIR": str(tmp)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     children: list[int] = []
     deadline = time.monotonic() + 60
@@ -145,6 +149,7 @@ def _sigterm_leaves_nothing(argv: list[str], prefix: str) -> None:
     time.sleep(0.5)
     assert not [p for p in children + grandchildren if _alive(p)]
     assert not created & {p.name for p in tmp.glob(f"{prefix}*")}
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_sigterm_kills_tlc_and_removes_its_directory() -> None:

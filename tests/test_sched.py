@@ -162,7 +162,10 @@ def test_ww_mutex_already_and_wait_die() -> None:
     def young() -> Gen:
         k.init("young", "young")
         yield Point("ww_init", "young")
+        yield from ww_lock("Y", "young")
+        # younger and holding Y: it dies; holding nothing, it would just wait
         results.append((yield from ww_lock("X", "young")))
+        yield from ww_unlock("Y")
 
     w.threads = {"old": old(), "young": young()}
     run = Scheduler(KernelProgram("ww", lambda: w), 50).run(

@@ -222,12 +222,12 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 SYSTEMS = [get("gpuvm"), get("vmbo")]
-SMALL = {"gpuvm": "MCGpuVmSmall", "vmbo": "MCVmBoSmall"}
+SMALL = {"gpuvm": "MCGpuVmSmall", "vmbo": "MCVmBoSmall", "drmexec": "MCDrmExecSmall"}
 #: failure configs whose bad state lies in the spec's own variables only: the
 #: freed vm_bo stays on extobjL, which the model's abstract state does not hold
 SPEC_ONLY = {"MCVmBoDestroyKeepsExtobj"}
 FAILURES = [(system, m) for system in SYSTEMS for m in load_manifest(system).models
-            if m.expected == Outcome.VIOLATION]
+            if m.expected in (Outcome.VIOLATION, Outcome.DEADLOCK, Outcome.LIVENESS)]
 
 
 @pytest.fixture(scope="module")
@@ -250,18 +250,22 @@ def test_small_model_and_failure_configs_match_the_manifest(
             recorded.distinct_states, recorded.total_states)
     for system, m in FAILURES:
         r = manifest_run[m.name]
-        assert r["outcome"] == "violation" and r["violated"] == m.violated
+        assert r["outcome"] == m.expected.value and r["violated"] == m.violated
         trace = read_trace(Path(str(r["trace"])))
         assert trace.source == "tlc" and trace.steps[0].action == "Init"
         assert all(s.action in system.vocabulary for s in trace.steps[1:])
-        # the violation is named, with where the spec defines it and its witness
+        # the violation is named (a deadlock as such, a liveness failure by its
+        # property), with where the spec defines it and its witness
+        named = {Outcome.DEADLOCK: "deadlock", Outcome.LIVENESS: "Termination"}.get(
+            m.expected, m.violated)
         v = trace.meta["violation"]
-        assert v["invariant"] == m.violated and system.spec in v["where"] and v["witness"]
-        if system.name == "vmbo":  # the object that breaks it, not only the state
+        assert v["invariant"] == named and system.spec in v["where"] and v["witness"]
+        assert (trace.loop is not None) == (m.expected == Outcome.LIVENESS), m.name
+        if system.name in ("vmbo", "drmexec"):  # what breaks it, not only the state
             assert not v["witness"].startswith("state "), (m.name, v["witness"])
         # it renders, naming the invariant at its step
         code, text, _ = run_cli("show", str(r["trace"]))
-        assert code == 0 and f"^ {m.violated}" in text, (m.name, text)
+        assert code == 0 and f"^ {named}" in text, (m.name, text)
         report = replay(trace)
         if m.mutant and m.name in SPEC_ONLY:
             # the bad state differs from the model's only in a variable the model

@@ -76,7 +76,8 @@ def trace_result(system: System, entry: Item, runs: int, seed: int, out_dir: Pat
                       figures={"traces_validated": 0, "divergences": 1})
     logged = system.extra.get("logged") if entry.mode == "partial" else None
     checked = [partial_view(t, logged, system) for t in traces] if logged else traces
-    v = validate(system, checked, mode=entry.mode, logged=logged, err=err)
+    v = validate(system, checked, mode=entry.mode, logged=logged,
+                 max_hidden=int(system.extra.get("max_hidden", 2)), err=err)
     figures: dict[str, Any] = {"system": system.name, "mode": entry.mode,
                                "traces_validated": v.traces if v.outcome == Outcome.PASS else 0,
                                "steps_validated": v.states, "divergences": 0}

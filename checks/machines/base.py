@@ -36,7 +36,7 @@ Args = dict[str, Any]
 
 
 def _act_text(action: str, args: Mapping[str, Any], thread: str | None) -> str:
-    return (f"state.act({action!r}" + (f", thread={thread!r}" if thread is not None else "")
+    return (f"state.act({action!r}" + (f", {thread!r}" if thread is not None else "")
             + "".join(f", {k}={_num(v)}" for k, v in args.items()) + ")")
 
 class CheckFailed(AssertionError):
@@ -97,7 +97,7 @@ class SystemMachine(RuleBasedStateMachine):
 
     # ----------------------------------------------------------- running
 
-    def act(self, action: str, thread: str | None = None, **args: Any) -> None:
+    def act(self, action: str, thread: str | None = None, /, **args: Any) -> None:
         """Run one action with these arguments, on everything the machine drives."""
         self._calls.append(_act_text(action, args, thread))
         self.log.append((action, dict(args), thread))

@@ -16,8 +16,9 @@ site-packages, so an installed (editable or not) ``model`` cannot shadow it.
 It runs in its own process group, which is killed -- and the copy removed --
 when it runs past its time or the parent is interrupted (SIGINT, SIGTERM).
 
-A checker is ``fuzz[:MACHINE]``, ``prove:OBLIGATION``, ``conform:SYSTEM``
-(the matching subcommand with ``--json``, run on the mutant), ``tlc:MODEL``
+A checker is ``fuzz[:MACHINE]``, ``prove:OBLIGATION``, ``conform:SYSTEM``,
+``sched:SUITE`` (the matching subcommand with ``--json``, run on the
+mutant), ``tlc:MODEL``
 or ``unit:TEST`` (a pytest node id under ``tests/``: the unit tests are a
 checker family too).  It *kills* the mutant when a result comes back as a
 violation (or deadlock, liveness failure), the command exits 1, or the test
@@ -323,11 +324,11 @@ def checker_argv(checker: str, seed: int, fuzz_seconds: float,
         argv = ["fuzz", *([arg] if arg else []), "--seconds", f"{fuzz_seconds:g}",
                 "--seed", str(seed)]
         timeout = fuzz_seconds + 120.0
-    elif kind in ("tlc", "prove", "conform") and arg:
+    elif kind in ("tlc", "prove", "conform", "sched") and arg:
         argv, timeout = [kind, arg], CHECKER_TIMEOUT
     else:
         raise ToolError(f"bad checker {checker!r} (fuzz[:MACHINE], tlc:MODEL, "
-                        "prove:OBLIGATION, conform:SYSTEM, unit:TEST)")
+                        "prove:OBLIGATION, conform:SYSTEM, sched:SUITE, unit:TEST)")
     return [*argv, "--json", "--out", str(out)], timeout
 
 
@@ -372,7 +373,7 @@ def _counterexample(checker: str, out: Path) -> tuple[Path | None, str]:
         from checks.tlc import check_model, select_models
 
         (entry,) = select_models([name], False)
-        if entry.expected != Outcome.VIOLATION:
+        if entry.expected not in (Outcome.VIOLATION, Outcome.DEADLOCK, Outcome.LIVENESS):
             return None, f"{name} is not a failure model: it kills nothing"
         res = check_model(entry, out_dir=out)
     else:
@@ -464,7 +465,7 @@ def run_checker(m: Mutant, checker: str, seed: int, out_dir: Path,
 
 
 #: checker families, cheapest first (the order of a first-kill row)
-_COST = {"unit": 0, "tlc": 1, "prove": 2, "conform": 3, "fuzz": 4}
+_COST = {"unit": 0, "sched": 0, "tlc": 1, "prove": 2, "conform": 3, "fuzz": 4}
 
 
 def mutant_result(m: Mutant, seed: int, out_dir: Path, fuzz_seconds: float,

@@ -105,14 +105,11 @@ ProgramFactory = Callable[[], KernelProgram]
 
 
 def all_programs() -> dict[str, ProgramFactory]:
-    """Every program a ``Sched`` trace may name."""
-    from checks.sched.programs import CLASSIC, GOLDEN
+    """Every program a ``Sched`` trace may name (``suite:program``)."""
+    from checks.sched.suites import suites
 
-    out: dict[str, ProgramFactory] = {}
-    for suite, entries in (("classic", CLASSIC), ("golden", GOLDEN)):
-        for n, (make, _) in entries.items():
-            out[f"{suite}:{n}"] = make
-    return out
+    return {f"{suite}:{n}": make for suite, entries in suites().items()
+            for n, (make, _) in entries.items()}
 
 
 def replay_trace(trace: Trace, where: str) -> ReplayReport:

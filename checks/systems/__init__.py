@@ -142,10 +142,11 @@ class System:
 
 
 def _registered() -> dict[str, System]:
+    from checks.systems.drmexec import SYSTEM as DRMEXEC
     from checks.systems.gpuvm import SYSTEM as GPUVM
     from checks.systems.vmbo import SYSTEM as VMBO
 
-    return {s.name: s for s in (GPUVM, VMBO)}
+    return {s.name: s for s in (GPUVM, VMBO, DRMEXEC)}
 
 
 SYSTEMS: dict[str, System] = _registered()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import re
 import shlex
 import tempfile
 from collections.abc import Sequence
@@ -93,7 +94,9 @@ def spec_trace(system: System, states: Sequence[TlcState], constants: dict[str, 
             args = {} if i == 0 else codec.args_from_spec(action, act.get("args") or {})
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             raise ToolError(f"cannot read TLC's state {s.number}: {e}") from None
-        trace.steps.append(Step(i, action, args, state))
+        thread = args.get("thread") if isinstance(args, dict) else None
+        trace.steps.append(Step(i, action, args, state,
+                                thread if isinstance(thread, str) else None))
     return trace
 
 
@@ -148,8 +151,12 @@ def check_model(model: Model, *, workers: int = 2, timeout: float | None = None,
             printed=printed_config(run.prints))
         if model.mutant:
             trace.meta["mutant"] = model.mutant
-        if run.violated:
-            annotate(trace, run.violated)
+        if run.loop is not None:  # the lasso: after its last state, state `loop` again
+            trace.loop = run.loop - 1
+        kind = {Outcome.DEADLOCK: "deadlock", Outcome.LIVENESS: _temporal(model)
+                }.get(run.outcome)
+        if run.violated or kind:
+            annotate(trace, run.violated or kind)
             lines.append(violation_line(trace.meta["violation"]))
         path = trace.write(out_dir / f"tlc-{model.name}.itf.json")
         result.trace = path
@@ -160,6 +167,18 @@ def check_model(model: Model, *, workers: int = 2, timeout: float | None = None,
             lines.append(f"replay: gpuvm-check replay {path} --mutant {model.mutant}")
     result.detail = "\n".join(t for t in lines if t)
     return result
+
+
+def _temporal(model: Model) -> str:
+    """The temporal property a liveness counterexample breaks: the model's only one,
+    or ``liveness`` when its configuration names several."""
+    try:
+        text = model.cfg_path.read_text()
+    except OSError:
+        return "liveness"
+    names = [n for m in re.finditer(r"^PROPERTYS?\s+((?:.+\n?)(?:[ \t]+.+\n?)*)", text,
+                                    re.MULTILINE) for n in m.group(1).split()]
+    return names[0] if len(names) == 1 else "liveness"
 
 
 def check_models(models: Sequence[Model], *, workers: int = 2, timeout: float | None = None,

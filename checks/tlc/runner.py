@@ -52,6 +52,8 @@ MSG_ACTION_PROPERTY = 2112
 MSG_DEADLOCK = 2114
 MSG_LIVENESS = (2116, 2117)
 MSG_STATE = 2217
+MSG_BACK_TO_STATE = 2122
+MSG_COUNTER_EXAMPLE = 2264  # "the following behavior constitutes a counter-example"
 MSG_PARSE_FAILED = 3002
 LEVEL_ERROR = 1
 
@@ -101,6 +103,9 @@ class TlcRun:
     message: str = ""
     where: str | None = None
     states: list[TlcState] = field(default_factory=list)
+    #: a liveness counterexample's lasso: the number of the state its last one
+    #: returns to ("Back to state"), or None
+    loop: int | None = None
     prints: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
 
@@ -314,7 +319,10 @@ def _verdict(run: TlcRun, reader: _Reader, returncode: int, spec_dir: Path) -> N
         elif code == MSG_PARSE_FAILED:
             where, message = _location_from_sany(reader.plain, spec_dir)
             raise ToolError(message, where)
-        elif level == LEVEL_ERROR and code not in (2121, 2103):
+        elif code == MSG_BACK_TO_STATE:
+            m = re.match(r"\s*(\d+): Back to state", text)
+            run.loop = int(m.group(1)) if m else None
+        elif level == LEVEL_ERROR and code not in (2121, 2103, MSG_COUNTER_EXAMPLE):
             errors.append((code, text))
     if errors:
         code, text = errors[0]
