@@ -66,24 +66,22 @@ def seconds(text: str) -> float:
     return value
 
 
-def natural(text: str) -> int:
+def _at_least(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 0")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least {minimum}")
     return value
+
+
+def natural(text: str) -> int:
+    return _at_least(text, 0)
 
 
 def count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
-    return value
+    return _at_least(text, 1)
 
 
 @functools.lru_cache(maxsize=1)

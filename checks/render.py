@@ -90,8 +90,9 @@ def violation_of(trace: Trace) -> dict[str, Any] | None:
 
 def violation_line(v: dict[str, Any]) -> str:
     where = v.get("where") or "trace"
-    return (f"{where}: error: {v.get('invariant', '?')} violated at state "
-            f"{v.get('step', '?')}: {v.get('witness', '')}")
+    what = v.get("invariant", "?")
+    what = "deadlock" if what == "deadlock" else f"{what} violated"
+    return f"{where}: error: {what} at state {v.get('step', '?')}: {v.get('witness', '')}"
 
 
 def _safe(fn: Any, *args: Any) -> Any:

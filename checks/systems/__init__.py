@@ -74,6 +74,19 @@ class Codec(Protocol):
         ...
 
 
+class VocabularyArgs:
+    """The argument half of a :class:`Codec` for a system whose spec takes an action's
+    arguments in the vocabulary's order and in the model's encoding."""
+
+    vocabulary: Vocabulary
+
+    def args_to_spec(self, action: str, args: Mapping[str, Any]) -> list[Any]:
+        return self.vocabulary.positional(action, args)
+
+    def args_from_spec(self, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(args)
+
+
 def load(ref: str) -> Any:
     """The attribute ``"module:attr"`` names."""
     module, _, attr = ref.partition(":")

@@ -13,14 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from checks.systems import VocabularyArgs
 from checks.tlc.values import TlaSet, tla
 from model.drmexec import VOCABULARY
 
 _PER_THREAD = ("pc", "held", "idx", "contended", "pre", "stamp", "wounded", "rounds")
 
 
-class DrmExecCodec:
+class DrmExecCodec(VocabularyArgs):
     """The :class:`~checks.systems.Codec` of ``drmexec``."""
+
+    vocabulary = VOCABULARY
 
     def to_spec(self, var: str, value: Any) -> Any:
         return value
@@ -29,12 +32,6 @@ class DrmExecCodec:
         if var == "held" and isinstance(value, dict):
             return {t: list(v) if isinstance(v, list | tuple) else v for t, v in value.items()}
         return value
-
-    def args_to_spec(self, action: str, args: Mapping[str, Any]) -> list[Any]:
-        return VOCABULARY.positional(action, args)
-
-    def args_from_spec(self, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(args)
 
     def config_of(self, constants: Mapping[str, Any], printed: Any = None) -> dict[str, Any]:
         if not isinstance(printed, dict):

@@ -14,20 +14,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from checks.render import PlainRenderer
 from checks.traces import Step, Trace
 
 
-class DrmExecRenderer:
+class DrmExecRenderer(PlainRenderer):
+    """Threads and what they hold; no VA drawing (``PlainRenderer``'s)."""
+
     def title(self, trace: Trace) -> str:
         want = trace.config.get("want", {})
         arrays = ", ".join(f"{t}: {' '.join(w)}" for t, w in want.items())
         return (f"{trace.config.get('algorithm', '?')}, {trace.config.get('rounds', '?')} "
                 f"round(s), {arrays}" + (", duplicates ignored" if trace.config.get("dups")
                                          else ""))
-
-    def result(self, step: Step) -> str:
-        err = step.state.get("lastErr", "OK")
-        return "ok" if err == "OK" else f"-{err}"
 
     def lines(self, step: Step, prev: Step | None) -> list[str]:
         st = step.state
@@ -49,14 +48,6 @@ class DrmExecRenderer:
             out.append(f"    refs = {json.dumps(st.get('refs'))}")
         return out
 
-    def view(self, trace: Trace) -> Any:
-        return None
-
-    def bar(self, step: Step, view: Any, request_of: Step | None = None) -> str:
-        return ""
-
-    def range_text(self, view: Any) -> str:
-        return ""
 
 
 RENDERER = DrmExecRenderer()

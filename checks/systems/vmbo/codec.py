@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from checks.systems import VocabularyArgs
 from checks.tlc.values import TlaSet, tla
 from model.vmbo import VOCABULARY
 
@@ -25,8 +26,10 @@ def _sorted_bos(value: Any) -> list[dict[str, Any]]:
     return sorted((dict(b) for b in value), key=lambda b: (b["vm"], b["gem"], b["n"]))
 
 
-class VmBoCodec:
+class VmBoCodec(VocabularyArgs):
     """The :class:`~checks.systems.Codec` of ``vmbo``."""
+
+    vocabulary = VOCABULARY
 
     def to_spec(self, var: str, value: Any) -> Any:
         if var == "vmbos":
@@ -41,12 +44,6 @@ class VmBoCodec:
         if var in ("vas", "handles", "gems", "vms") and value == []:
             return {}  # an empty record prints as <<>>
         return value
-
-    def args_to_spec(self, action: str, args: Mapping[str, Any]) -> list[Any]:
-        return VOCABULARY.positional(action, args)
-
-    def args_from_spec(self, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(args)
 
     def config_of(self, constants: Mapping[str, Any], printed: Any = None) -> dict[str, Any]:
         if not isinstance(printed, dict):
