@@ -36,7 +36,8 @@ def spec_line(spec: str, name: str) -> str:
         for i, line in enumerate(lines, 1):
             if pattern.match(line):
                 return f"{_rel(path)}:{i}"
-    return _rel(system.spec_dir / f"{spec}.tla")
+    main = system.spec_dir / f"{spec}.tla"
+    return _rel(main if main.is_file() else system.manifest_path)  # a system without TLA+
 
 
 def _rel(path: Path) -> str:

@@ -82,7 +82,7 @@ def test_bench_fuzz_shape() -> None:
     assert [r.name for r in rows] == ["vaspace", "vaspace-regions", "vmbo-upstream",
                                       "vmbo-upstream-immediate", "vmbo-rfc2023",
                                       "vmbo-rfc2023-serial", "drmexec-wound-wait",
-                                      "drmexec-wait-die"]
+                                      "drmexec-wait-die", "i915-seed", "i915-fixed"]
     for r in rows:
         assert r.figures["steps"] > 0
         if r.name != "vmbo-rfc2023":  # seed 003's flaw may show within the budget

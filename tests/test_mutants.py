@@ -47,8 +47,14 @@ DRMEXEC = {
     "drmexec-no-backoff", "drmexec-no-contended-first", "drmexec-stale-stamp",
     "drmexec-prepare-extra-ref", "drmexec-backoff-keeps-ref", "drmexec-seed001-first-locked",
 }
-BY_SYSTEM = {"gpuvm": GPUVM, "vmbo": VMBO, "drmexec": DRMEXEC}
-NAMES = GPUVM | VMBO | DRMEXEC
+I915 = {
+    "i915-fixed-rsvd2-unchecked", "i915-fixed-point-overlap", "i915-fixed-unbind-containment",
+    "i915-fixed-enoent-hides-einval", "i915-fixed-args-written-back", "i915-release-keeps-refs",
+    "i915-bind-no-ref", "i915-bind-list-only", "i915-unbind-size-unchecked",
+    "i915-overflow-check-wraps",
+}
+BY_SYSTEM = {"gpuvm": GPUVM, "vmbo": VMBO, "drmexec": DRMEXEC, "i915": I915}
+NAMES = GPUVM | VMBO | DRMEXEC | I915
 
 
 def run(*argv: str) -> tuple[int, str, str]:

@@ -47,3 +47,26 @@ def test_call_missing_an_argument_is_a_tool_error(tmp_path: Path) -> None:
     trace.write_text(json.dumps(doc))
     code, _, err = run("replay", str(trace))
     assert code == 2 and "lacks argument 'start'" in err
+
+
+def test_i915_counterexamples_run_on_the_model(tmp_path: Path) -> None:
+    """Seed profile reproduces each one; the fixed profile rejects it with its errno."""
+    for name, fixed in (("i915.bind-overlap.seed", "EEXIST"), ("i915.bind-range.seed", "EINVAL"),
+                        ("i915.bind-reserved.seed", "EINVAL"),
+                        ("i915.unbind-exact.seed", "ENOENT")):
+        trace = _counterexample(tmp_path, name)
+        code, out, _ = run("replay", str(trace), "--json")
+        (r,) = json.loads(out)["results"]
+        assert code == 1 and r["reproduced"] and r["invariant"] == name, out
+        assert f"the fixed profile gives -{fixed}" in r["detail"], r["detail"]
+
+
+def test_an_i915_call_the_seed_rejects_diverges(tmp_path: Path) -> None:
+    trace = _counterexample(tmp_path, "i915.bind-reserved.seed")
+    doc = json.loads(trace.read_text())
+    args = doc["states"][1]["#meta"]["args"]
+    args["rsvd2[0]"] = args["rsvd2[1]"] = 0  # now nothing reserved is set: no flaw shown
+    trace.write_text(json.dumps(doc))
+    code, out, _ = run("replay", str(trace), "--json")
+    (r,) = json.loads(out)["results"]
+    assert code == 1 and not r["reproduced"] and r["divergence_step"] == 1

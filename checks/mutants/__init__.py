@@ -283,7 +283,7 @@ def run_on_mutant(name: str, argv: list[str], timeout: float,
 def run_tests_on_mutant(name: str, node: str, timeout: float
                         ) -> subprocess.CompletedProcess[str]:
     """``pytest NODE`` with the mutant ``name`` as the ``model`` package."""
-    cmd = [*python_command(), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+    cmd = [*python_command(), "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
            "--import-mode=append", f"tests/{node}"]
     with patched_model(name) as d:
         return run_command(cmd, mutant_env(d, name), timeout, cwd=CHECKS_ROOT)

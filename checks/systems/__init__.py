@@ -157,9 +157,10 @@ class System:
 def _registered() -> dict[str, System]:
     from checks.systems.drmexec import SYSTEM as DRMEXEC
     from checks.systems.gpuvm import SYSTEM as GPUVM
+    from checks.systems.i915 import SYSTEM as I915
     from checks.systems.vmbo import SYSTEM as VMBO
 
-    return {s.name: s for s in (GPUVM, VMBO, DRMEXEC)}
+    return {s.name: s for s in (GPUVM, VMBO, DRMEXEC, I915)}
 
 
 SYSTEMS: dict[str, System] = _registered()

@@ -1,0 +1,173 @@
+"""State machines of the i915 front end: every field of both ioctls, both profiles.
+
+A device with VM 1 (vm_bind mode), VM 2 (not) and three objects: 64 KiB of
+64 KiB pages (handle 1), 1 MiB of 4 KiB pages (2), 16 KiB (3).  Rules draw
+valid calls near one another (so they overlap, alias canonically and unbind
+from inside) and calls with *one* field wrong -- each reserved word, the
+extensions, an unknown VM or handle, a VM not in vm_bind mode, length 0, a
+misaligned start, offset or length, an offset or a range near 2^64, a range
+past the 48-bit VM -- and the VM's release.  After every step:
+
+``errno_inv``
+    the errno of ``checks.systems.i915.oracle.expect`` (the notes' check
+    order for the profile), and a rejection leaves ``abstract()`` equal;
+``step_inv``
+    an accepted call's contract (one VMA added at the non-canonical start
+    or removed, one GEM reference moved, the start the caller reads back);
+``model_inv``
+    notes A5 (``model.i915.check_i915``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import hypothesis.strategies as st
+from hypothesis.stateful import initialize, invariant, rule
+
+from checks.machines.base import Args, SystemMachine
+from checks.systems.i915.oracle import check_i915_step, expect
+from model.errors import GpuVmError, InvariantViolation
+from model.i915 import VOCABULARY, I915System, canonical, check_i915
+
+OBJECTS = {1: (0x10000, 0x10000), 2: (1 << 20, 0x1000), 3: (0x4000, 0x1000)}
+TOP = (1 << 48) - 0x20000
+#: VAs the valid calls start at: low ones, near the top of the VM, in the upper half
+BASES = (0x100000, 0x110000, 0x120000, TOP, 0x800000000000)
+BAD_FIELDS = ("rsvd_0", "rsvd_1", "rsvd_2", "rsvd2_0", "rsvd2_1", "extensions", "vm_id",
+              "vm_mode", "handle", "length0", "start_misaligned", "offset_misaligned",
+              "length_misaligned", "offset_wrap", "length_wrap", "past_vm", "hidden_einval",
+              "several")
+
+
+def config(profile: str) -> dict[str, Any]:
+    return I915System({1: True, 2: False}, OBJECTS, profile).config()
+
+
+class I915Machine(SystemMachine):
+    profile: ClassVar[str] = "seed"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sys = I915System.from_config(config(self.profile))
+        self.last: tuple[str, Args, dict[str, Any], Any, str | None, str | None] | None = None
+
+    def setup(self) -> None:
+        self.setup_args = ()
+        self.sys = I915System.from_config(config(self.profile))
+
+    @initialize()
+    def init_system(self) -> None:
+        self._calls.append("state.setup()")
+        self.setup()
+
+    def run_action(self, action: str, args: Args, thread: str | None) -> None:
+        before = self.sys.abstract()
+        want = expect(self.profile, before, action, args)
+        try:
+            result = VOCABULARY.perform(self.sys, action, args)
+        except GpuVmError as e:
+            self.last = (action, args, before, None, e.errno_name, want)
+            return
+        self.last = (action, args, before, result, None, want)
+
+    # ---------------------------------------------------------------- rules
+
+    @rule(base=st.sampled_from(BASES), pages=st.integers(0, 3), handle=st.sampled_from((1, 2, 3)),
+          length=st.sampled_from((0x4000, 0x10000, 0x20000)), canon=st.booleans())
+    def bind(self, base: int, pages: int, handle: int, length: int, canon: bool) -> None:
+        start = base + pages * 0x4000
+        self.act("VmBind", **_bind_args(canonical(start) if canon else start, length, handle))
+
+    @rule(base=st.sampled_from(BASES), field=st.sampled_from(BAD_FIELDS))
+    def bind_one_field_wrong(self, base: int, field: str) -> None:
+        a = _bind_args(base, 0x10000, 1)
+        wrong: dict[str, Any] = {
+            "vm_id": {"vm_id": 7}, "vm_mode": {"vm_id": 2}, "handle": {"handle": 99},
+            "length0": {"length": 0}, "start_misaligned": {"start": base + 0x800},
+            "offset_misaligned": {"offset": 0x1000}, "length_misaligned": {"length": 0x11000},
+            "offset_wrap": {"offset": (1 << 64) - 0x10000},
+            "length_wrap": {"length": (1 << 64) - 0x10000},
+            "past_vm": {"start": (1 << 48) - 0x10000, "length": 0x20000, "handle": 2},
+            "hidden_einval": {"length": 0, "handle": 99},  # B4: which errno wins
+            "several": {"length": 0, "handle": 99, "rsvd2_1": 1},
+        }.get(field, {field: 1 << 40})
+        self.act("VmBind", **(a | wrong))
+
+    @rule(base=st.sampled_from(BASES), pages=st.integers(0, 3), canon=st.booleans(),
+          length=st.sampled_from((0x4000, 0x10000, 0x20000)),
+          bad=st.sampled_from(("", "rsvd", "rsvd2_0", "rsvd2_1", "rsvd2_2", "extensions",
+                               "vm_id")))
+    def unbind(self, base: int, pages: int, canon: bool, length: int, bad: str) -> None:
+        start = base + pages * 0x4000
+        a = {"vm_id": 1, "rsvd": 0, "start": canonical(start) if canon else start,
+             "length": length, "rsvd2_0": 0, "rsvd2_1": 0, "rsvd2_2": 0, "extensions": 0}
+        if bad:
+            a[bad] = 5
+        self.act("VmUnbind", **a)
+
+    @rule(vm=st.sampled_from(("1", "2", "7")))
+    def release(self, vm: str) -> None:
+        self.act("VmRelease", vm=vm)
+
+    # ----------------------------------------------------------- invariants
+
+    @invariant()
+    def errno_inv(self) -> None:
+        if self.last is None:
+            return
+        action, _, before, _, got, want = self.last
+        if got != want:
+            raise self.fail("ErrnoInv", f"{action} gave {got or 'success'}, the notes' order "
+                            f"gives {want or 'success'}")
+        if got is not None and self.sys.abstract() != before:
+            raise self.fail("AllOrNothingInv", f"{action} -{got} changed the state")
+
+    @invariant()
+    def step_inv(self) -> None:
+        if self.last is None or self.last[4] is not None:
+            return
+        action, args, before, result, _, _ = self.last
+        try:
+            check_i915_step(self.sys.config(), before, action, args, result,
+                            self.sys.abstract())
+        except InvariantViolation as e:
+            raise self.fail(e.invariant, e.detail) from None
+
+    @invariant()
+    def model_inv(self) -> None:
+        try:
+            check_i915(self.sys)
+        except InvariantViolation as e:
+            raise self.fail(e.invariant, e.detail) from None
+
+    # --------------------------------------------------------------- traces
+
+    def fresh_component(self) -> I915System:
+        return I915System.from_config(self.sys.config())
+
+    def recorder_for(self, component: Any) -> Any:
+        from checks.replay import recorder
+        from checks.systems import get
+
+        return recorder(get("i915"), component)
+
+    def perform(self, component: Any, action: str, args: Args) -> Any:
+        return VOCABULARY.perform(component, action, args)
+
+
+def _bind_args(start: int, length: int, handle: int) -> dict[str, int]:
+    return {"vm_id": 1, "handle": handle, "start": start, "offset": 0, "length": length,
+            "rsvd_0": 0, "rsvd_1": 0, "rsvd_2": 0, "rsvd2_0": 0, "rsvd2_1": 0,
+            "extensions": 0}
+
+
+class SeedMachine(I915Machine):
+    profile = "seed"
+
+
+class FixedMachine(I915Machine):
+    profile = "fixed"
+
+
+MACHINES = {"i915-seed": SeedMachine, "i915-fixed": FixedMachine}
