@@ -34,6 +34,7 @@ from checks.machines import machines
 from checks.machines.base import STATS, SystemMachine
 from checks.manifest import load_manifest
 from checks.outcome import Outcome, Result, ToolError
+from checks.pool import run_forked
 from checks.report import emit, progress, progress_done
 from checks.systems import System, select
 from checks.witness import annotate
@@ -188,10 +189,15 @@ def results_for_run(systems: list[System], budget: str, out_dir: Path,
     """Every machine of the budget's runtime classes, for its class's seconds."""
     entries = _entries(systems)
     mine = {m for m, (system, _) in machines().items() if system in {s.name for s in systems}}
-    results = []
-    for name in mine & set(entries):
+    tasks = []
+    for name in sorted(mine & set(entries)):
         runtime, expected = entries[name]
         if budgets.selected(runtime, budget):
-            results.append(run_machine(name, budgets.fuzz_seconds(runtime, budget), 0, out_dir,
-                                       expected=expected))
-    return sorted(results, key=lambda r: r.name)
+            tasks.append((_run_in_child, (name, budgets.fuzz_seconds(runtime, budget), out_dir,
+                                          expected)))
+    # each machine fuzzes for its seconds of wall time: two at a time on two cores
+    return run_forked(tasks, max(1, workers))
+
+
+def _run_in_child(name: str, seconds: float, out_dir: Path, expected: Outcome) -> Result:
+    return run_machine(name, seconds, 0, out_dir, expected=expected)

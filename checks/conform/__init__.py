@@ -23,10 +23,8 @@ split three or more mappings).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,6 +33,7 @@ from checks.conform.behaviours import replay_model
 from checks.conform.validate import validate
 from checks.manifest import Item, load_manifest
 from checks.outcome import Outcome, Result, ToolError
+from checks.pool import run_forked
 from checks.report import emit, exit_code
 from checks.systems import SYSTEMS, System, load, select
 from checks.traces import Step, Trace
@@ -112,46 +111,45 @@ def replay_result(system: System, entry: Item, workers: int, out_dir: Path,
 
 def _replay_in_child(system_name: str, entry_name: str, workers: int,
                      out_dir: Path) -> Result:
-    system = SYSTEMS[system_name]
-    entry = next(e for e in load_manifest(system).conform if e.name == entry_name)
-    return replay_result(system, entry, workers, out_dir, None)
+    return replay_result(SYSTEMS[system_name], _entry(system_name, entry_name), workers,
+                         out_dir, None)
+
+
+def _traces_in_child(system_name: str, entry_name: str, runs: int, seed: int,
+                     out_dir: Path) -> Result:
+    return trace_result(SYSTEMS[system_name], _entry(system_name, entry_name), runs, seed,
+                        out_dir, None)
 
 
 def conform(systems: Sequence[System], budget: str, runs: int | None, seed: int, workers: int,
             out_dir: Path, err: TextIO | None) -> list[Result]:
-    """The entries of the budget's classes, in manifest order.  The replays (whose
-    cost is the Python model following every transition) run ``workers`` at a time
-    in child processes, forked with the parent's SIGTERM handling: a terminated
-    child kills its TLC and removes its directory."""
-    slots: list[Result | None] = []
-    replays: list[tuple[int, System, Item]] = []
+    """The entries of the budget's classes, in manifest order.  With more than one
+    worker they run ``workers`` at a time in forked children (``checks.pool``): a
+    trace validation's cost is its TLC run, a replay's the Python model following
+    every transition."""
+    tasks: list[tuple[Any, tuple[Any, ...]]] = []
     for system in systems:
         for entry in load_manifest(system).conform:
             if not budgets.selected(entry.runtime, budget):
                 continue
             if entry.kind == "traces":
                 n = runs if runs is not None else entry.runs or budgets.budget(budget).runs
-                slots.append(trace_result(system, entry, n, seed, out_dir, err))
+                tasks.append((_traces_in_child, (system.name, entry.name, n, seed, out_dir)))
             else:
-                slots.append(None)
-                replays.append((len(slots) - 1, system, entry))
-    if len(replays) > 1 and workers > 1:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            try:
-                futures = [(i, pool.submit(_replay_in_child, s.name, e.name, workers, out_dir))
-                           for i, s, e in replays]
-                for i, f in futures:
-                    slots[i] = f.result()
-            except BaseException:
-                for proc in multiprocessing.active_children():
-                    proc.terminate()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-    else:
-        for i, s, e in replays:
-            slots[i] = replay_result(s, e, workers, out_dir, err)
-    return [r for r in slots if r is not None]
+                tasks.append((_replay_in_child, (system.name, entry.name, workers, out_dir)))
+    if workers <= 1:  # here, with progress on err
+        out = []
+        for fn, a in tasks:
+            system, entry = SYSTEMS[a[0]], _entry(a[0], a[1])
+            out.append(trace_result(system, entry, a[2], a[3], a[4], err)
+                       if fn is _traces_in_child else replay_result(system, entry, a[2], a[3],
+                                                                    err))
+        return out
+    return run_forked(tasks, workers)
+
+
+def _entry(system_name: str, entry_name: str) -> Item:
+    return next(e for e in load_manifest(SYSTEMS[system_name]).conform if e.name == entry_name)
 
 
 def _totals(results: Sequence[Result]) -> dict[str, Any]:
