@@ -140,12 +140,21 @@ def _close_loop(system: System, trace: Trace, last: Mapping[str, Any]) -> Diverg
         return Divergence(len(trace.steps), "loop", {}, {"loop": k},
                           {"states": len(trace.steps)})
     want = {v: trace.steps[k].state[v] for v in trace.variables}
+    # the trace's own steps, and what the component says it can do from there
+    candidates = [(st.action, dict(st.args)) for st in trace.steps[1:]]
+    comp = system.make(trace.config)
+    try:
+        comp.restore(last)
+        if hasattr(comp, "next_actions"):
+            candidates += [(a, {"thread": t}) for a, t in comp.next_actions()]
+    except GpuVmError:
+        pass  # the trace's steps alone
     tried: list[tuple[str, dict[str, Any]]] = []
-    for st in trace.steps[1:]:
-        if (st.action, st.args) in tried:
+    for action, args in candidates:
+        if (action, args) in tried:
             continue
-        tried.append((st.action, st.args))
-        got = model_step(system, trace.config, last, st.action, st.args)
+        tried.append((action, args))
+        got = model_step(system, trace.config, last, action, args)
         if strict_equal({v: got.get(v) for v in want}, want):
             return None
     return Divergence(len(trace.steps), "loop", {"back_to": k}, want,

@@ -68,10 +68,10 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         return emit([result], True, out)
     if result.outcome == Outcome.PASS:
-        loop = (f", and its loop back to state {trace.loop} for ever"
+        loop = (f" and its loop (back to state {trace.loop}, for ever)"
                 if trace.loop is not None else "")
         out.write(f"{path}: replayed {report.steps} state(s): the model follows the trace"
-                  f"{loop} and keeps its invariants\n")
+                  f"{loop}, and keeps its invariants\n")
         return 0
     out.write(f"{path}: {result.detail}\n")
     return 1

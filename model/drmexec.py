@@ -138,6 +138,8 @@ class DrmExecSystem:
                  tracer: Tracer = NOP) -> None:
         if not threads or any(not w for w in threads.values()) or rounds < 1:
             raise InvalidArgument("drmexec needs threads with nonempty arrays and rounds >= 1")
+        if algorithm not in ("wound_wait", "wait_die"):
+            raise InvalidArgument(f"ww algorithm {algorithm!r} (wound_wait or wait_die)")
         self.klass = WwClass("reservation_ww_class", algorithm)
         self.threads = {t: ExecThread(t, list(w)) for t, w in threads.items()}
         self.objs = sorted({o for w in threads.values() for o in w})
@@ -188,8 +190,14 @@ class DrmExecSystem:
                                  int(abstract["idx"][t]), str(abstract["contended"][t]),
                                  str(abstract["pre"][t]), int(abstract["stamp"][t]),
                                  int(abstract["rounds"][t]))
-                if new.pc not in PCS or not 0 <= new.idx <= len(new.want):
-                    raise InvalidArgument(f"thread {t}: pc {new.pc!r}, idx {new.idx}")
+                if new.pc not in PCS or not 0 <= new.idx <= len(new.want) or (
+                        new.pc == "lock" and new.idx == len(new.want)) or (
+                        new.pc in ("backoff", "unlock") and not new.held) or (
+                        new.pc == "slow" and not new.contended) or any(
+                        o not in self.locks for o in (*new.held, new.contended, new.pre) if o):
+                    raise InvalidArgument(f"thread {t}: pc {new.pc!r}, idx {new.idx}, "
+                                          f"held {new.held}, contended {new.contended!r}: "
+                                          "not a state of the loop")
                 threads[t] = new
             owner = {o: str(abstract["owner"][o]) for o in self.objs}
             for o, t in owner.items():

@@ -20,7 +20,10 @@ schedule is :func:`model.sched.replay_chooser`):
     commute, so once one order of them has been explored the other is not.
 
 Steps are *dependent* when they touch the same object and one of them is
-not a read; a step that touches nothing commutes with every step.
+not a read; a step that touches nothing commutes with every step.  Every
+two ww_mutex steps (acquire contexts' inits and finis, acquires under a
+context) are dependent: the class's stamp counter and a wound, which one
+context's wait sets on another, tie them together.
 """
 
 from __future__ import annotations
@@ -29,11 +32,18 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from model.locks import WwArg
 from model.sched import Chooser, Point, Program, Run, Scheduler
+
+
+def _ww(p: Point) -> bool:
+    return isinstance(p.arg, WwArg) or p.kind in ("ww_init", "ww_fini")
 
 
 def dependent(p: Point, q: Point) -> bool:
     """Whether the order of ``p`` and ``q`` can matter."""
+    if _ww(p) and _ww(q):
+        return True  # one class's stamps and wounds: every ww step may affect another's
     if not p.obj or not q.obj or p.obj != q.obj:
         return False
     reads = ("r",)

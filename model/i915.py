@@ -6,7 +6,9 @@ holds one GEM reference until it is unbound or the VM is released.  The
 ioctl argument structs are the seed's uAPI (:class:`VmBindArgs`,
 :class:`VmUnbindArgs`), and each profile checks them in its own order:
 
-``seed`` -- the seed's code exactly (notes A2):
+``seed`` -- the seed's code exactly (notes A2; the seed's
+``i915_gem_vm_is_vm_bind_mode()`` is a stub returning false, so a VM's
+vm_bind mode is the configuration's stand-in for what later patches add):
 
 VM_BIND
   1. ``rsvd[0..2]`` or ``extensions`` nonzero: ``-EINVAL`` (``rsvd2[]`` is
@@ -171,6 +173,10 @@ class I915System:
                  profile: str = "seed", tracer: Tracer = NOP) -> None:
         if profile not in PROFILES:
             raise InvalidArgument(f"profile {profile!r} (profiles: {', '.join(PROFILES)})")
+        for h, (size, page) in gems.items():
+            if size <= 0 or page < PAGE or page & (page - 1):
+                raise InvalidArgument(f"GEM {h}: size {size:#x}, page size {page:#x} "
+                                      "(a power of two of at least 4 KiB)")
         self.profile = profile
         self.vms = {int(v): Vm(bool(mode)) for v, mode in vms.items()}
         self.gems = {int(h): Gem(int(s), int(p)) for h, (s, p) in gems.items()}
@@ -238,6 +244,11 @@ class I915System:
 
     def _bind(self, a: VmBindArgs) -> VmBindArgs:
         fixed = self.profile == "fixed"
+        _widths(("vm_id", a.vm_id, 32), ("handle", a.handle, 32), ("start", a.start, 64),
+                ("offset", a.offset, 64), ("length", a.length, 64),
+                *((f"rsvd[{i}]", x, 64) for i, x in enumerate(a.rsvd)),
+                *((f"rsvd2[{i}]", x, 64) for i, x in enumerate(a.rsvd2)),
+                ("extensions", a.extensions, 64))
         if any(a.rsvd) or a.extensions or (fixed and any(a.rsvd2)):
             raise InvalidArgument("a reserved field or extensions is nonzero")
         vm = self.vms.get(a.vm_id)
@@ -288,6 +299,9 @@ class I915System:
         self._act("VmUnbind", _flat_unbind(a), lambda: self._unbind(a))
 
     def _unbind(self, a: VmUnbindArgs) -> None:
+        _widths(("vm_id", a.vm_id, 32), ("rsvd", a.rsvd, 32), ("start", a.start, 64),
+                ("length", a.length, 64), *((f"rsvd2[{i}]", x, 64) for i, x in enumerate(a.rsvd2)),
+                ("extensions", a.extensions, 64))
         if a.rsvd or any(a.rsvd2) or a.extensions:
             raise InvalidArgument("a reserved field or extensions is nonzero")
         vm = self.vms.get(a.vm_id)
@@ -310,7 +324,8 @@ class I915System:
     def vm_release(self, vm: str) -> None:
         """The VM's last reference: ``i915_gem_vm_unbind_all`` then the VM is gone."""
         def body() -> None:
-            v = self.vms.get(int(vm)) if vm.isdigit() else None
+            v = self.vms.get(int(vm)) if vm.isascii() and vm.isdigit() and str(int(vm)) == vm \
+                else None
             if v is None:
                 raise NotFound(f"no VM {vm}")
             for vma in list(v.bound):
@@ -319,6 +334,13 @@ class I915System:
             v.bound.clear()
             del self.vms[int(vm)]
         self._act("VmRelease", {"vm": vm}, body)
+
+
+def _widths(*fields: tuple[str, int, int]) -> None:
+    """A field's value must fit its C type (``u32``/``u64``): an ioctl cannot carry more."""
+    for name, value, bits in fields:
+        if not 0 <= value < 1 << bits:
+            raise InvalidArgument(f"{name} = {value} does not fit a u{bits}")
 
 
 def _flat_bind(a: VmBindArgs) -> dict[str, Any]:

@@ -178,14 +178,7 @@ class Scheduler:
             live = [t for t in threads if not t.done]
             if not live:
                 return run
-            enabled: list[tuple[str, Point]] = []
-            results: dict[str, Result] = {}
-            for t in live:
-                assert t.pending is not None
-                ok, result = self._enabled(resources, t, t.pending)
-                if ok:
-                    enabled.append((t.name, t.pending))
-                    results[t.name] = result
+            enabled, results = self._sweep(resources, live)
             if not enabled:
                 run.verdict = "deadlock"
                 run.cycle = wait_cycle(resources, live)
@@ -223,6 +216,27 @@ class Scheduler:
                 run.verdict, run.detail = "violation", f"{type(e).__name__}: {e}"
                 return run
         return run  # pragma: no cover - the loop returns
+
+    def _sweep(self, resources: dict[str, Resource], live: Sequence[Thread]
+               ) -> tuple[list[tuple[str, Point]], dict[str, Result]]:
+        """The enabled threads and their results.  Asking a resource may change it (a
+        wound-wait waiter wounds the holder), which can enable a thread asked before:
+        ask again until the answers no longer change."""
+        previous: list[tuple[str, Result]] | None = None
+        for _ in range(len(live) + 1):
+            enabled: list[tuple[str, Point]] = []
+            results: dict[str, Result] = {}
+            for t in live:
+                assert t.pending is not None
+                ok, result = self._enabled(resources, t, t.pending)
+                if ok:
+                    enabled.append((t.name, t.pending))
+                    results[t.name] = result
+            answers = sorted(results.items())
+            if answers == previous:
+                break
+            previous = answers
+        return enabled, results
 
     @staticmethod
     def _enabled(resources: dict[str, Resource], t: Thread, point: Point

@@ -134,3 +134,15 @@ def test_restore_round_trips() -> None:
     with pytest.raises(GpuVmError):
         t.restore({"vms": {"x": {}}})
     assert t.abstract() == a
+
+
+@pytest.mark.parametrize("profile", i915.PROFILES)
+def test_values_no_ioctl_can_carry_are_refused_unchanged(profile: str) -> None:
+    s = system(profile)
+    assert bind(s, 0x100000, length=-0x1000) == "EINVAL"
+    assert bind(s, 0x100000, offset=-OBJ) == "EINVAL"
+    assert bind(s, 1 << 64) == "EINVAL" and bind(s, 0x100000, vm_id=1 << 32) == "EINVAL"
+    assert unbind(s, 0x100000, rsvd=1 << 32) == "EINVAL"
+    assert call(s, "VmRelease", vm="01") == "ENOENT" and call(s, "VmRelease", vm="²") == "ENOENT"
+    with pytest.raises(GpuVmError):
+        I915System({1: True}, {1: (OBJ, 0)})

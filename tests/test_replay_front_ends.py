@@ -70,3 +70,17 @@ def test_an_i915_call_the_seed_rejects_diverges(tmp_path: Path) -> None:
     code, out, _ = run("replay", str(trace), "--json")
     (r,) = json.loads(out)["results"]
     assert code == 1 and not r["reproduced"] and r["divergence_step"] == 1
+
+
+def test_an_i915_pin_refusal_alone_is_not_the_flaw(tmp_path: Path) -> None:
+    """A call only the pin refuses does not reproduce bind-reserved unless a reserved
+    word is really set."""
+    trace = _counterexample(tmp_path, "i915.bind-reserved.seed")
+    doc = json.loads(trace.read_text())
+    args = doc["states"][1]["#meta"]["args"]
+    args.update({"rsvd2[0]": 0, "rsvd2[1]": 0, "start": (1 << 48) - 0x1000, "length": 0x2000,
+                 "offset": 0})
+    trace.write_text(json.dumps(doc))
+    code, out, _ = run("replay", str(trace), "--json")
+    (r,) = json.loads(out)["results"]
+    assert code == 1 and not r["reproduced"] and r["divergence_step"] == 1

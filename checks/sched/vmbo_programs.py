@@ -85,7 +85,9 @@ class VmBoProgram(KernelProgram):
         """A model action by ``thread``: an interleaving point, then the action alone."""
         from model.vmbo import VOCABULARY
 
-        yield Point("yield", label=f"{action}({', '.join(f'{v}' for v in args.values())})")
+        # the action reads and writes the shared vm_bo state: a write, for the reduction
+        yield Point("write", "vm_bo state", "w",
+                    label=f"{action}({', '.join(f'{v}' for v in args.values())})")
         sys: VmBoSystem = self.world.vars["system"]
         assert self.lockdep is not None
         sys.held = {h.lock for h in self.lockdep.held.get(thread, [])}

@@ -176,7 +176,7 @@ def _temporal(model: Model) -> str:
         text = model.cfg_path.read_text()
     except OSError:
         return "liveness"
-    names = [n for m in re.finditer(r"^PROPERTYS?\s+((?:.+\n?)(?:[ \t]+.+\n?)*)", text,
+    names = [n for m in re.finditer(r"^PROPERT(?:Y|IES)\s+((?:.+\n?)(?:[ \t]+.+\n?)*)", text,
                                     re.MULTILINE) for n in m.group(1).split()]
     return names[0] if len(names) == 1 else "liveness"
 

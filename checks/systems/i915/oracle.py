@@ -33,6 +33,9 @@ def _covers(vmas: list[list[int]], addr: int) -> list[int] | None:
 def expect(profile: str, st: Mapping[str, Any], action: str, a: Mapping[str, Any]) -> str | None:
     """The errno the call must return (None: it must succeed)."""
     fixed = profile == "fixed"
+    u32 = ("vm_id", "handle", "rsvd")
+    if any(not 0 <= v < 1 << (32 if k in u32 else 64) for k, v in a.items() if k != "vm"):
+        return "EINVAL"  # a value no ioctl struct can carry
     vm = st["vms"].get(str(a.get("vm_id", a.get("vm"))))
     if action == "VmRelease":
         return None if st["vms"].get(str(a["vm"])) is not None else "ENOENT"
