@@ -201,15 +201,26 @@ class SystemMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ traces
 
+    #: the registered system the machine drives (the defaults below need it and a
+    #: component in ``self.sys``)
+    system_name: ClassVar[str] = ""
+
     def fresh_component(self) -> Any:
         """A new component as the machine's was at the start (for :meth:`failure_trace`)."""
-        raise NotImplementedError
+        from checks.systems import get
+
+        return get(self.system_name).make(self.sys.config())  # type: ignore[attr-defined]
 
     def recorder_for(self, component: Any) -> Any:
-        raise NotImplementedError
+        from checks.replay import recorder
+        from checks.systems import get
+
+        return recorder(get(self.system_name), component)
 
     def perform(self, component: Any, action: str, args: Args) -> Any:
-        raise NotImplementedError
+        from checks.systems import get
+
+        return get(self.system_name).vocabulary.perform(component, action, args)
 
     def failure_trace(self, message: str) -> Trace:
         """This run's actions replayed into a recorder: the ITF counterexample.

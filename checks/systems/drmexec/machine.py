@@ -69,6 +69,8 @@ def config(layout: int, algorithm: str, rounds: int = 2) -> dict[str, Any]:
 class DrmExecMachine(SystemMachine):
     """Threads over drm_exec, one step at a time, the schedule drawn by Hypothesis."""
 
+    system_name = "drmexec"
+
     algorithm: ClassVar[str] = "wound_wait"
 
     def __init__(self) -> None:
@@ -177,19 +179,7 @@ class DrmExecMachine(SystemMachine):
         except InvariantViolation as e:
             raise self.fail(e.invariant, e.detail) from None
 
-    # --------------------------------------------------------------- traces
 
-    def fresh_component(self) -> DrmExecSystem:
-        return DrmExecSystem.from_config(self.sys.config())
-
-    def recorder_for(self, component: Any) -> Any:
-        from checks.replay import recorder
-        from checks.systems import get
-
-        return recorder(get("drmexec"), component)
-
-    def perform(self, component: Any, action: str, args: Args) -> Any:
-        return VOCABULARY.perform(component, action, args)
 
 
 class WoundWaitMachine(DrmExecMachine):

@@ -45,6 +45,7 @@ def config(profile: str) -> dict[str, Any]:
 
 
 class I915Machine(SystemMachine):
+    system_name = "i915"
     profile: ClassVar[str] = "seed"
 
     def __init__(self) -> None:
@@ -141,19 +142,7 @@ class I915Machine(SystemMachine):
         except InvariantViolation as e:
             raise self.fail(e.invariant, e.detail) from None
 
-    # --------------------------------------------------------------- traces
 
-    def fresh_component(self) -> I915System:
-        return I915System.from_config(self.sys.config())
-
-    def recorder_for(self, component: Any) -> Any:
-        from checks.replay import recorder
-        from checks.systems import get
-
-        return recorder(get("i915"), component)
-
-    def perform(self, component: Any, action: str, args: Args) -> Any:
-        return VOCABULARY.perform(component, action, args)
 
 
 def _bind_args(start: int, length: int, handle: int) -> dict[str, int]:

@@ -104,6 +104,8 @@ def expect(s: VmBoSystem, action: str, args: Mapping[str, Any]) -> str | None:
 class VmBoMachine(SystemMachine):
     """The vm_bo system under one profile, against its invariants and contracts."""
 
+    system_name = "vmbo"
+
     profile: ClassVar[str] = "upstream"
     serial: ClassVar[bool] = False
     #: drop the VM while things point at it (seed 003 then frees it under them: Y5)
@@ -254,19 +256,7 @@ class VmBoMachine(SystemMachine):
             if not b.listed:
                 raise self.fail("PublishInv", f"upstream obtain left {result} off the GEM's list")
 
-    # --------------------------------------------------------------- traces
 
-    def fresh_component(self) -> VmBoSystem:
-        return VmBoSystem.from_config(self.sys.config())
-
-    def recorder_for(self, component: Any) -> Any:
-        from checks.replay import recorder
-        from checks.systems import get
-
-        return recorder(get("vmbo"), component)
-
-    def perform(self, component: Any, action: str, args: Args) -> Any:
-        return VOCABULARY.perform(component, action, args)
 
 
 class UpstreamMachine(VmBoMachine):
