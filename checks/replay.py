@@ -39,7 +39,10 @@ def make(system: System, config: Mapping[str, Any], where: str) -> Any:
     """The component of ``config``; :class:`ToolError` if the component refuses it."""
     try:
         return system.make(config)
-    except (GpuVmError, ValueError, TypeError) as e:
+    except KeyError as e:
+        raise ToolError(f"#meta.config is not a {system.name} configuration: it lacks {e}",
+                        where) from None
+    except (GpuVmError, ValueError, TypeError, AttributeError) as e:
         raise ToolError(f"#meta.config is not a {system.name} configuration: {e}",
                         where) from None
 
