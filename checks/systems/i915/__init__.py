@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from checks.systems import System
+from checks.systems import System, VocabularyArgs
 from model.i915 import VOCABULARY, I915System, check_i915
 from model.trace import Event
 
@@ -41,20 +41,16 @@ def check_step(config: Mapping[str, Any], before: Mapping[str, Any], action: str
     check_i915_step(config, before, action, args, result, after)
 
 
-class _NoSpec:
+class _NoSpec(VocabularyArgs):
     """i915 has no TLA+ spec: values are the model's own."""
+
+    vocabulary = VOCABULARY
 
     def to_spec(self, var: str, value: Any) -> Any:
         return value
 
     def from_spec(self, var: str, value: Any) -> Any:
         return value
-
-    def args_to_spec(self, action: str, args: Mapping[str, Any]) -> list[Any]:
-        return VOCABULARY.positional(action, args)
-
-    def args_from_spec(self, action: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(args)
 
     def config_of(self, constants: Mapping[str, Any], printed: Any = None) -> dict[str, Any]:
         raise ValueError("i915 has no TLA+ models")
