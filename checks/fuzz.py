@@ -43,7 +43,7 @@ from checks.witness import annotate
 MUTANT_ENV = "GPUVM_CHECK_MUTANT"
 BATCH = 20
 STEPS = 40
-FIGURES = ("steps", "steps_per_s", "examples", "cex_length", "invariant")
+FIGURES = ("steps", "steps_per_s", "examples", "coverage", "cex_length", "invariant")
 
 
 
@@ -77,10 +77,22 @@ def run_machine(name: str, seconds: float, seed: int, out_dir: Path, *,
     batch = 0
     printed: list[str] = []
 
+    coverage = getattr(cls, "coverage", None)
+    if coverage is not None:
+        coverage().clear()
+
     def figures() -> dict[str, object]:
         elapsed = max(time.monotonic() - start, 1e-9)
-        return {"steps": STATS.steps, "steps_per_s": round(STATS.steps / elapsed, 1),
-                "examples": STATS.examples, "seed": seed}
+        out: dict[str, object] = {"steps": STATS.steps,
+                                  "steps_per_s": round(STATS.steps / elapsed, 1),
+                                  "examples": STATS.examples, "seed": seed}
+        if coverage is not None:   # a machine that reports what it reached (xe: injections)
+            reached, every = coverage(), getattr(cls, "coverage_of", ())
+            out["coverage"] = f"{len(reached & set(every))}/{len(every)}"
+            missed = [p for p in every if p not in reached]
+            if missed:
+                out["not_reached"] = ", ".join(missed)
+        return out
 
     while True:
         def factory() -> SystemMachine:

@@ -42,7 +42,7 @@ from checks import vectors as vec
 from checks.budget import BUDGETS
 from checks.outcome import Outcome, Result, ToolError
 from checks.report import emit, progress, progress_done
-from checks.traces import Divergence, ReplayReport, Step, Trace, Violation
+from checks.traces import ReplayReport, Step, Trace
 from checks.z3step import gpuvm_trace, inputs_from_model, model_value, request_args
 from specs.z3.goal import PROVED, Goal
 from specs.z3.obligations import obligations as gpuvm_obligations
@@ -145,66 +145,22 @@ def _args_trace(ob: Any, goal: Goal, values: Mapping[str, Any]) -> Trace:
     return trace
 
 
-def _evaluate(goal: Goal, args: Mapping[str, Any], where: str) -> tuple[bool, bool]:
-    """``(premise, claim)`` of ``goal`` for the concrete ioctl arguments ``args``."""
-    pairs = []
-    for name, term in goal.inputs.items():
-        if name not in args:
-            raise ToolError(f"the call lacks argument {name!r}", where)
-        value = args[name]
-        if isinstance(value, bool) != z3.is_bool(term) or not isinstance(value, int):
-            raise ToolError(f"argument {name!r} is {value!r}, not a "
-                            f"{'boolean' if z3.is_bool(term) else 'integer'}", where)
-        if z3.is_bool(term):
-            pairs.append((term, z3.BoolVal(bool(value), term.ctx)))
-        elif z3.is_bv(term):
-            pairs.append((term, z3.BitVecVal(int(value), term.size(), term.ctx)))
-        else:
-            pairs.append((term, z3.IntVal(int(value), term.ctx)))
-    premise = z3.simplify(z3.substitute(goal.premise, *pairs))
-    claim = z3.simplify(z3.substitute(goal.claim, *pairs))
-    if not (z3.is_true(premise) or z3.is_false(premise)) or not (
-            z3.is_true(claim) or z3.is_false(claim)):
-        raise ToolError("the call does not assign every input of the obligation", where)
-    return z3.is_true(premise), z3.is_true(claim)
-
-
 def replay_args(trace: Trace, where: str) -> ReplayReport:
-    """Re-check a front end's one-call counterexample.
-
-    An i915 call runs on the i915 model (``checks.i915_replay``).  nouveau and
-    xe have no front-end model yet, so theirs are replayed against the
-    specification they came from: the seed version's checks are evaluated on the
-    recorded arguments (they must accept them, and the claim must fail, as the
-    trace says), and so are the corrected version's (reported: they must
-    reject them).  ``reproduced`` when both hold.
-    """
-    if trace.spec == "i915-vm-bind-args":  # i915 has a model: the call runs on it
+    """Re-run a front end's one-call counterexample on its model: i915's on
+    ``model.i915`` (``checks.i915_replay``), nouveau's on ``model.nouveau``
+    (``checks.nouveau_replay``).  The seed profile must reproduce the call and the
+    fixed profile reject it.  (xe's counterexamples are GPUVA calls: ``gpuvm``
+    traces that replay on the VA-space model.)"""
+    if trace.spec == "i915-vm-bind-args":
         from checks.i915_replay import replay_i915
 
         return replay_i915(trace, where)
-    name = str(trace.meta.get("obligation") or trace.description.split(":")[0])
-    by_name = {ob.name: ob for ob in all_obligations(DEFAULT_K)}
-    if name not in by_name:
-        raise ToolError(f"no obligation {name!r} to replay this trace against", where)
-    if len(trace.steps) != 2:
-        raise ToolError("a front-end counterexample is one call", where)
-    step = trace.steps[1]
-    accepted, claim = _evaluate(by_name[name].build(), step.args, f"{where}: state 1")
-    actual = {"accepted": accepted, "claim": claim}
-    expected = {k: step.state.get(k) for k in actual}
-    if actual != expected:
-        return ReplayReport(2, Divergence(1, step.action, step.args, expected, actual))
-    fixed = by_name.get(name.removesuffix(".seed") + ".fixed")
-    note = ""
-    if fixed is not None:
-        fixed_accepts, _ = _evaluate(fixed.build(), step.args, f"{where}: state 1")
-        note = (f"; the corrected checks ({fixed.name}) "
-                f"{'also accept' if fixed_accepts else 'reject'} it")
-    if accepted and not claim:
-        return ReplayReport(2, None, Violation(1, name, f"the seed's checks accept the call "
-                                               f"and the claim fails{note}", True))
-    return ReplayReport(2)
+    if trace.spec == "nouveau-vm-bind-args":
+        from checks.nouveau_replay import replay_nouveau
+
+        return replay_nouveau(trace, where)
+    raise ToolError(f"no front-end model replays {trace.spec!r} traces (i915-vm-bind-args, "
+                    "nouveau-vm-bind-args)", where)
 
 
 def counterexample_trace(ob: Any, goal: Goal, model: Any) -> Trace:

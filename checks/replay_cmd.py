@@ -17,7 +17,7 @@ from checks.witness import spec_line
 
 def replay_any(trace: Trace, where: str) -> ReplayReport:
     """Replay a trace of any system (or a front end's one-call counterexample)."""
-    if trace.spec.endswith("-vm-bind-args"):  # a front end's call: replayed on its spec
+    if trace.spec.endswith("-vm-bind-args"):  # a front end's call: replayed on its model
         from checks.prove import replay_args
 
         report: ReplayReport = replay_args(trace, where)

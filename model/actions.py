@@ -38,6 +38,18 @@ GEM = "gem"          # a GEM object's name (str), or None for a NULL mapping
 NAME = "name"        # the name of a model object (a VM, a job, a GEM): str
 BOOL = "bool"        # True or False
 INT = "int"          # a small integer (an index, a count)
+DATA = "data"        # plain JSON data (lists, records, ints, strings): an ioctl's arrays
+
+
+def _is_data(v: Any) -> bool:
+    if v is None or type(v) in (int, str, bool):
+        return True
+    if isinstance(v, list):
+        return all(_is_data(x) for x in v)
+    if isinstance(v, dict):
+        return all(type(k) is str and _is_data(x) for k, x in v.items())
+    return False
+
 
 _KIND_CHECK = {
     U64: lambda v: type(v) is int,
@@ -45,6 +57,7 @@ _KIND_CHECK = {
     GEM: lambda v: v is None or type(v) is str,
     NAME: lambda v: type(v) is str,
     BOOL: lambda v: type(v) is bool,
+    DATA: _is_data,
 }
 
 

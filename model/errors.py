@@ -109,6 +109,25 @@ class Interrupted(GpuVmError):
     errno_name = "EINTR"
 
 
+class NoDevice(GpuVmError):
+    """-ENODEV: the channel (or its fence context) has been killed."""
+
+    errno_name = "ENODEV"
+
+
+class ProtocolError(GpuVmError):
+    """-EPROTO: a request that the object's state does not allow (xe RESTART
+    without an error to restart from)."""
+
+    errno_name = "EPROTO"
+
+
+class Overflow(GpuVmError):
+    """-EOVERFLOW: a count times an element size does not fit (an array copy's size)."""
+
+    errno_name = "EOVERFLOW"
+
+
 class InvariantViolation(AssertionError):
     """A model invariant does not hold; the message names it and the values."""
 
@@ -122,7 +141,8 @@ class InvariantViolation(AssertionError):
 ERRNOS: dict[str, type[GpuVmError]] = {
     cls.errno_name: cls
     for cls in (InvalidArgument, AlreadyExists, NotFound, Busy, Deadlock, AlreadyLocked,
-                Fault, TryAgain, NoMemory, NotSupported, NoSpace, NoSys, Interrupted)
+                Fault, TryAgain, NoMemory, NotSupported, NoSpace, NoSys, Interrupted, NoDevice,
+                ProtocolError, Overflow)
 }
 
 #: every errno name the model can return, and ``"OK"`` is the name of success

@@ -53,8 +53,20 @@ I915 = {
     "i915-bind-no-ref", "i915-bind-list-only", "i915-unbind-size-unchecked",
     "i915-overflow-check-wraps",
 }
-BY_SYSTEM = {"gpuvm": GPUVM, "vmbo": VMBO, "drmexec": DRMEXEC, "i915": I915}
-NAMES = GPUVM | VMBO | DRMEXEC | I915
+NOUVEAU = {
+    "nouveau-kind-logical-and", "nouveau-free-unknown-returns-0", "nouveau-pad-unchecked",
+    "nouveau-sync-returns-early", "nouveau-exec-ignores-in-fences",
+    "nouveau-piece-takes-new-kind", "nouveau-ptref-whole-range",
+    "nouveau-bind-queue-per-thread",
+}
+XE = {
+    "xe-unwind-leaks-remap-pieces", "xe-pieces-take-new-gt-mask", "xe-remap-repeats-unbind",
+    "xe-worker-ignores-error", "xe-insert-failure-ignored", "xe-empty-bind-signals-at-once",
+    "xe-reserved-unchecked", "xe-sync-executes-last-op-only",
+}
+BY_SYSTEM = {"gpuvm": GPUVM, "vmbo": VMBO, "drmexec": DRMEXEC, "i915": I915,
+             "nouveau": NOUVEAU, "xe": XE}
+NAMES = GPUVM | VMBO | DRMEXEC | I915 | NOUVEAU | XE
 
 
 def run(*argv: str) -> tuple[int, str, str]:

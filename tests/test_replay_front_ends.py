@@ -22,12 +22,17 @@ def _counterexample(tmp_path: Path, name: str) -> Path:
     return Path(result["trace"])
 
 
-def test_seed_flaw_reproduces_and_the_fix_rejects_it(tmp_path: Path) -> None:
-    trace = _counterexample(tmp_path, "nouveau.op-reserved.seed")
-    code, out, _ = run("replay", str(trace), "--json")
-    (r,) = json.loads(out)["results"]
-    assert code == 1 and r["reproduced"] and r["invariant"] == "nouveau.op-reserved.seed"
-    assert "reject" in r["detail"]
+def test_nouveau_counterexamples_run_on_the_model(tmp_path: Path) -> None:
+    """Each nouveau counterexample is a VM_BIND the seed profile accepts (breaking the
+    claim) and the fixed profile refuses with the review's errno."""
+    for name, errno in (("nouveau.op-reserved.seed", "EINVAL"),
+                        ("nouveau.op-flags.seed", "EINVAL"),
+                        ("nouveau.op-copy-size.seed", "EOVERFLOW")):
+        trace = _counterexample(tmp_path, name)
+        code, out, _ = run("replay", str(trace), "--json")
+        (r,) = json.loads(out)["results"]
+        assert code == 1 and r["reproduced"] and r["invariant"] == name
+        assert f"fixed profile gives -{errno}" in r["detail"]
 
 
 def test_tampered_call_diverges(tmp_path: Path) -> None:

@@ -83,7 +83,9 @@ def spec_trace(system: System, states: Sequence[TlcState], constants: dict[str, 
     """
     codec = system.codec()
     config = codec.config_of(constants, printed)
-    variables = system.variables(config)
+    # a spec may hold only part of the model's state (its Observed); the trace has those
+    variables = tuple(v for v in system.variables(config)
+                      if not states or v in states[0].values)
     trace = Trace(spec=system.spec, config=config, source=source, description=description,
                   variables=variables)
     for i, s in enumerate(states):

@@ -127,6 +127,11 @@ class TlaSet(list):  # type: ignore[type-arg]
     """A list to be written as a TLA+ set ``{...}`` rather than a tuple."""
 
 
+class TlaFcn(dict):  # type: ignore[type-arg]
+    """A dict to be written as a TLA+ function ``(k :> v @@ ...)`` (keys need not be
+    identifiers, as a record's field names must)."""
+
+
 def tla(value: Any) -> str:
     """Plain data -> a TLA+ value: dicts are records (``<<>>`` when empty), lists tuples,
     :class:`TlaSet` sets."""
@@ -142,6 +147,8 @@ def tla(value: Any) -> str:
         return "{" + ", ".join(tla(v) for v in value) + "}"
     if isinstance(value, list | tuple):
         return "<<" + ", ".join(tla(v) for v in value) + ">>"
+    if isinstance(value, TlaFcn) and value:
+        return "(" + " @@ ".join(f"{tla(k)} :> {tla(v)}" for k, v in value.items()) + ")"
     if isinstance(value, dict):
         if not value:
             return "<<>>"

@@ -1,0 +1,96 @@
+-------------------------- MODULE TraceNouveauBind --------------------------
+(***************************************************************************)
+(* Trace validation: does NouveauBind allow each recorded run of the       *)
+(* model?                                                                  *)
+(*                                                                         *)
+(* TraceNouveauBindData (written by `gpuvm-check conform` next to a copy   *)
+(* of this module, never into specs/) EXTENDS NouveauBind and holds the    *)
+(* runs of one configuration, and the configuration itself:                *)
+(*   Tr* constants    the threads, pages, bos, syncobjs and timelines,     *)
+(*                    programs, profile and variant (bound to              *)
+(*                    NouveauBind's constants with <- in the               *)
+(*                    configuration);                                      *)
+(*   Tables[x]        the distinct values of logged variable x, in         *)
+(*                    NouveauBind's encoding;                              *)
+(*   Traces[t][k]     state k of run t: [a |-> action name, p |-> <<the    *)
+(*                    thread or entity>>, v |-> [x |-> index into          *)
+(*                    Tables[x]]] for the logged variables x.              *)
+(*   DoAction(n, p)   NouveauBind's action named n applied to p[1]         *)
+(*                    (generated from the model's action vocabulary).      *)
+(*                                                                         *)
+(* TLC picks every run t in TraceInit and follows it: a recorded step is   *)
+(* matched only by NouveauBind's action of that name and argument leading  *)
+(* to a state whose logged variables (a subset of Observed) equal the      *)
+(* record.  Up to MaxHidden of NouveauBind's Internal steps may come       *)
+(* between two logged ones; NouveauBind has none (Internal is FALSE: every *)
+(* step is an ioctl, its return, or a scheduler callback, and the model    *)
+(* logs them all), so Hidden is never enabled and the partial mode only    *)
+(* leaves variables out.  With every variable logged the match is exact.   *)
+(* Every match prints "@m <<t, k>>"; the checker reads the prints: a run   *)
+(* is allowed iff all its states are matched, and the first one never      *)
+(* matched is where it leaves the spec.  The configuration also checks     *)
+(* NouveauBind's invariants on every state.                                *)
+(*                                                                         *)
+(* Not compared: lastAct, which NouveauBind computes along the run.  The   *)
+(* operator TraceVmBo calls Done is Finished here, as in TraceDrmExec.     *)
+(* Observed writes the page table as pairs of mapped pages, so a record's  *)
+(* page table compares as sets (no "none" against a tuple).                *)
+(***************************************************************************)
+EXTENDS Integers, Sequences, TLC, TraceNouveauBindData
+
+CONSTANT
+    MaxHidden       \* unlogged internal steps allowed between two logged ones
+
+VARIABLES
+    t,              \* the run being followed
+    i,              \* how many of its states have been matched
+    h               \* internal steps taken since the last match
+
+traceVars == <<vars, t, i, h>>
+
+\* The logged variables of recorded state st agree with the spec's state.
+Matches(st) == \A x \in DOMAIN st.v : Observed[x] = Tables[x][st.v[x]]
+MatchesNext(st) == \A x \in DOMAIN st.v : Observed'[x] = Tables[x][st.v[x]]
+
+-----------------------------------------------------------------------------
+(******************************** Init *************************************)
+
+TraceInit ==
+    /\ t \in 1 .. Len(Traces)
+    /\ i = 1
+    /\ h = 0
+    /\ Init
+    /\ Matches(Traces[t][1])
+    /\ PrintT("@m" \o ToString(<<t, 1>>))
+
+-----------------------------------------------------------------------------
+(******************************* Actions ***********************************)
+
+\* Match the next recorded state of run t.
+Follow ==
+    /\ i < Len(Traces[t])
+    /\ LET st == Traces[t][i + 1] IN
+          /\ DoAction(st.a, st.p)
+          /\ MatchesNext(st)
+    /\ i' = i + 1
+    /\ h' = 0
+    /\ t' = t
+    /\ PrintT("@m" \o ToString(<<t, i + 1>>))
+
+\* An internal step of the spec the implementation does not log.
+Hidden ==
+    /\ h < MaxHidden
+    /\ i < Len(Traces[t])
+    /\ Internal
+    /\ h' = h + 1
+    /\ UNCHANGED <<t, i>>
+
+\* The run is over.
+Finished == i = Len(Traces[t]) /\ UNCHANGED traceVars
+
+-----------------------------------------------------------------------------
+(******************************** Next *************************************)
+
+TraceNext == Follow \/ Hidden \/ Finished
+
+=============================================================================
