@@ -37,7 +37,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, obj
 
 
 def test_every_small_model_gives_its_outcome(results: dict[str, dict[str, object]]) -> None:
-    for system, m in MODELS:
+    for _, m in MODELS:
         r = results[m.name]
         assert r["outcome"] == m.expected.value, m.name
         if m.expected == Outcome.PASS:
