@@ -3,8 +3,11 @@
 Suites: ``classic`` (five classic bugs and their fixes), ``golden`` (the
 lock checker's patterns and their safe counterparts), ``vmbo`` (bind, exec
 and evict threads over the vm_bo model in both list modes,
-``checks.sched.vmbo_programs``) and ``drmexec`` (threads running drm_exec's
-loop over overlapping object sets, both ww algorithms).  Each program runs
+``checks.sched.vmbo_programs``), ``drmexec`` (threads running drm_exec's
+loop over overlapping object sets, both ww algorithms), ``nouveau`` (two
+VM_BIND submitters, EXEC and the two entities' schedulers over the nouveau
+model, ``checks.sched.nouveau_programs``) and ``xe`` (two VM_BIND threads,
+exec and the bind fences over the xe model, ``checks.sched.xe_programs``).  Each program runs
 under the bounded exhaustive search (every schedule within the preemption
 bound, sleep sets on) with the lock checker on; a program expected to be
 clean must give no finding within the bound, a bad one must give exactly
@@ -57,11 +60,13 @@ def _drmexec_entries() -> dict[str, Entry]:
 
 
 def suites() -> dict[str, dict[str, Entry]]:
+    from checks.sched.nouveau_programs import NOUVEAU
     from checks.sched.programs import CLASSIC, GOLDEN
     from checks.sched.vmbo_programs import VMBO
+    from checks.sched.xe_programs import XE
 
     return {"classic": dict(CLASSIC), "golden": dict(GOLDEN), "vmbo": dict(VMBO),
-            "drmexec": _drmexec_entries()}
+            "drmexec": _drmexec_entries(), "nouveau": dict(NOUVEAU), "xe": dict(XE)}
 
 
 def select(names: list[str]) -> list[tuple[str, Entry]]:
