@@ -106,7 +106,7 @@ def _safe(fn: Any, *args: Any) -> Any:
 
 def text(trace: Trace) -> str:
     r = renderer_for(trace)
-    out = [f"trace of {trace.spec} ({trace.source}), {r.title(trace)}, "
+    out = [f"trace of {trace.spec} ({trace.source}), {_safe(r.title, trace)}, "
            f"{len(trace.steps) - 1} step(s)"]
     if trace.description:
         out.append(trace.description)
@@ -191,7 +191,7 @@ def page(trace: Trace) -> str:
             f"<details><summary>state {s.index}</summary><pre>{html.escape(state_json)}</pre>"
             f"</details></td></tr>")
         prev = s
-    title = html.escape(f"{trace.spec} trace ({trace.source}, {r.title(trace)})")
+    title = html.escape(f"{trace.spec} trace ({trace.source}, {_safe(r.title, trace)})")
     desc = html.escape(trace.description)
     vline = (f'<p class="violation">{html.escape(violation_line(v))}</p>' if v else "")
     shown = html.escape(r.range_text(view)) if view is not None else ""

@@ -42,7 +42,7 @@ def make(system: System, config: Mapping[str, Any], where: str) -> Any:
     except KeyError as e:
         raise ToolError(f"#meta.config is not a {system.name} configuration: it lacks {e}",
                         where) from None
-    except (GpuVmError, ValueError, TypeError, AttributeError) as e:
+    except (GpuVmError, ValueError, TypeError, AttributeError, IndexError) as e:
         raise ToolError(f"#meta.config is not a {system.name} configuration: {e}",
                         where) from None
 
@@ -60,6 +60,30 @@ def check_variables(system: System, trace: Trace, where: str) -> None:
                         f"{system.spec} trace must", where)
 
 
+#: what a model's ``restore`` raises on a value of the wrong shape
+_BAD_STATE = (GpuVmError, KeyError, IndexError, ValueError, TypeError, AttributeError)
+
+
+def _restore_first(system: System, config: Mapping[str, Any], comp: Any,
+                   start: Mapping[str, Any], where: str) -> None:
+    """Put the trace's first state into ``comp``; a state the model cannot hold is a
+    :class:`ToolError` naming the first variable that the model refuses on its own."""
+    try:
+        comp.restore(dict(start))
+        return
+    except _BAD_STATE as e:
+        err = e
+    for var in sorted(start):
+        probe = make(system, config, where)
+        try:
+            probe.restore({**probe.abstract(), var: start[var]})
+        except _BAD_STATE as e:
+            raise ToolError(f"states[0].{var} is not a value the model can hold: "
+                            f"{type(e).__name__}: {e}", where) from None
+    raise ToolError(f"state 0 is not a state the model can hold: {type(err).__name__}: {err}",
+                    where) from None
+
+
 def replay(trace: Trace, where: str = "trace") -> ReplayReport:
     """Re-execute ``trace`` on a fresh model, checking its invariants after each step."""
     system = by_spec(trace.spec, where)
@@ -69,10 +93,7 @@ def replay(trace: Trace, where: str = "trace") -> ReplayReport:
     component_vars = set(comp.abstract())
     start = {k: v for k, v in first.items() if k in component_vars}
     if len(start) == len(component_vars):
-        try:
-            comp.restore(start)
-        except GpuVmError as e:
-            raise ToolError(f"state 0 is not a state the model can hold: {e}", where) from None
+        _restore_first(system, trace.config, comp, start, where)
     rec = recorder(system, comp)
     rec.trace.steps[0].state = system.state_of(comp, None)
     steps = len(trace.steps)
