@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import hypothesis.strategies as st
-from hypothesis.stateful import initialize, invariant, rule
+from hypothesis.stateful import invariant, rule
 
-from checks.machines.base import Args, SystemMachine
+from checks.machines.base import Args
+from checks.machines.front_end import FrontEndMachine
 from checks.systems.i915.oracle import check_i915_step, expect
-from model.errors import GpuVmError, InvariantViolation
 from model.i915 import VOCABULARY, I915System, canonical, check_i915
 
 OBJECTS = {1: (0x10000, 0x10000), 2: (1 << 20, 0x1000), 3: (0x4000, 0x1000)}
@@ -44,33 +44,17 @@ def config(profile: str) -> dict[str, Any]:
     return I915System({1: True, 2: False}, OBJECTS, profile).config()
 
 
-class I915Machine(SystemMachine):
+class I915Machine(FrontEndMachine):
     system_name = "i915"
+    component = I915System
+    vocabulary = VOCABULARY
+    config_of = staticmethod(config)
+    check_state = staticmethod(check_i915)
+    check_step = staticmethod(check_i915_step)
     profile: ClassVar[str] = "seed"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.sys = I915System.from_config(config(self.profile))
-        self.last: tuple[str, Args, dict[str, Any], Any, str | None, str | None] | None = None
-
-    def setup(self) -> None:
-        self.setup_args = ()
-        self.sys = I915System.from_config(config(self.profile))
-
-    @initialize()
-    def init_system(self) -> None:
-        self._calls.append("state.setup()")
-        self.setup()
-
-    def run_action(self, action: str, args: Args, thread: str | None) -> None:
-        before = self.sys.abstract()
-        want = expect(self.profile, before, action, args)
-        try:
-            result = VOCABULARY.perform(self.sys, action, args)
-        except GpuVmError as e:
-            self.last = (action, args, before, None, e.errno_name, want)
-            return
-        self.last = (action, args, before, result, None, want)
+    def expect(self, before: dict[str, Any], action: str, args: Args) -> Any:
+        return expect(self.profile, before, action, args)
 
     # ---------------------------------------------------------------- rules
 
@@ -117,30 +101,13 @@ class I915Machine(SystemMachine):
     def errno_inv(self) -> None:
         if self.last is None:
             return
-        action, _, before, _, got, want = self.last
+        action, before, got, want = (self.last.action, self.last.before, self.last.errno,
+                                     self.last.want)
         if got != want:
             raise self.fail("ErrnoInv", f"{action} gave {got or 'success'}, the notes' order "
                             f"gives {want or 'success'}")
         if got is not None and self.sys.abstract() != before:
             raise self.fail("AllOrNothingInv", f"{action} -{got} changed the state")
-
-    @invariant()
-    def step_inv(self) -> None:
-        if self.last is None or self.last[4] is not None:
-            return
-        action, args, before, result, _, _ = self.last
-        try:
-            check_i915_step(self.sys.config(), before, action, args, result,
-                            self.sys.abstract())
-        except InvariantViolation as e:
-            raise self.fail(e.invariant, e.detail) from None
-
-    @invariant()
-    def model_inv(self) -> None:
-        try:
-            check_i915(self.sys)
-        except InvariantViolation as e:
-            raise self.fail(e.invariant, e.detail) from None
 
 
 

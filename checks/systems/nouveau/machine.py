@@ -26,11 +26,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import hypothesis.strategies as st
-from hypothesis.stateful import initialize, invariant, rule
+from hypothesis.stateful import invariant, rule
 
-from checks.machines.base import Args, SystemMachine
+from checks.machines.base import Args
+from checks.machines.front_end import FrontEndMachine
 from checks.systems.nouveau.oracle import check_nouveau_step, expect
-from model.errors import GpuVmError, InvariantViolation
 from model.nouveau import VOCABULARY, NouveauSystem
 from model.nouveau_check import check_nouveau
 
@@ -60,35 +60,18 @@ def _map(addr: int, rng: int, h: int = 1, off: int = 0, kind: int = 0) -> list[i
     return [2, kind, h, 0, addr, off, rng]
 
 
-class NouveauMachine(SystemMachine):
+class NouveauMachine(FrontEndMachine):
     system_name = "nouveau"
+    component = NouveauSystem
+    vocabulary = VOCABULARY
+    config_of = staticmethod(config)
+    check_state = staticmethod(check_nouveau)
+    check_step = staticmethod(check_nouveau_step)
     profile: ClassVar[str] = "fixed"
     bad_bind: ClassVar[tuple[str, ...]] = BAD_BIND
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.sys = NouveauSystem.from_config(config(self.profile))
-        self.last: tuple[str, Args, dict[str, Any], Any, str | None, Any, int] | None = None
-
-    def setup(self) -> None:
-        self.setup_args = ()
-        self.sys = NouveauSystem.from_config(config(self.profile))
-
-    @initialize()
-    def init_system(self) -> None:
-        self._calls.append("state.setup()")
-        self.setup()
-
-    def run_action(self, action: str, args: Args, thread: str | None) -> None:
-        before = self.sys.abstract()
-        want = expect(self.profile, self.sys.config(), before, action, args)
-        pending = self.sys.fail_at
-        try:
-            result = VOCABULARY.perform(self.sys, action, args)
-        except GpuVmError as e:
-            self.last = (action, args, before, None, e.errno_name, want, pending)
-            return
-        self.last = (action, args, before, result, None, want, pending)
+    def expect(self, before: dict[str, Any], action: str, args: Args) -> Any:
+        return expect(self.profile, self.sys.config(), before, action, args)
 
     # ---------------------------------------------------------------- rules
 
@@ -196,7 +179,9 @@ class NouveauMachine(SystemMachine):
     def errno_inv(self) -> None:
         if self.last is None:
             return
-        action, _, before, _, got, want, pending = self.last
+        action, before, got, want, pending = (self.last.action, self.last.before,
+                                              self.last.errno, self.last.want,
+                                              self.last.pending)
         if want is not False and got != want and not (pending and got == "ENOMEM"):
             raise self.fail("ErrnoInv", f"{action} gave {got or 'success'}, the notes' order "
                             f"gives {want or 'success'}")
@@ -204,24 +189,6 @@ class NouveauMachine(SystemMachine):
         if got is not None and {k: v for k, v in after.items() if k not in ("inject", "pc")} \
                 != {k: v for k, v in before.items() if k not in ("inject", "pc")}:
             raise self.fail("AllOrNothingInv", f"{action} -{got} changed the state")
-
-    @invariant()
-    def step_inv(self) -> None:
-        if self.last is None or self.last[4] is not None:
-            return
-        action, args, before, result, _, _, _ = self.last
-        try:
-            check_nouveau_step(self.sys.config(), before, action, args, result,
-                               self.sys.abstract())
-        except InvariantViolation as e:
-            raise self.fail(e.invariant, e.detail) from None
-
-    @invariant()
-    def model_inv(self) -> None:
-        try:
-            check_nouveau(self.sys)
-        except InvariantViolation as e:
-            raise self.fail(e.invariant, e.detail) from None
 
 
 class SeedMachine(NouveauMachine):

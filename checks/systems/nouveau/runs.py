@@ -11,13 +11,12 @@ steps (``NouveauSystem.enabled``) to the end.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
 from checks.tlc.values import TlaSet, tla
 from checks.traces import Trace
-from model.nouveau import VOCABULARY, NouveauSystem
+from model.nouveau import NouveauSystem
 from model.nouveau_uapi import VM_BIND_OP_MAP, VM_BIND_OP_UNMAP
 
 P = 1 << 12
@@ -84,30 +83,12 @@ def config(layout: str, profile: str = "fixed") -> dict[str, Any]:
 
 def record_runs(n: int, seed: int, variant: str = "fixed", steps: int = 200) -> list[Trace]:
     """``n`` random schedules over the layouts in turn, each to its end."""
-    from checks.replay import recorder
-    from checks.systems import get
+    from checks.conform.random_runs import record_random_runs
 
-    rng = random.Random(seed)
-    system = get("nouveau")
-    names = sorted(LAYOUTS)
-    traces = []
-    for i in range(n):
-        layout = names[i % len(names)]
-        s = NouveauSystem.from_config(config(layout, variant))
-        rec = recorder(system, s, source="random-schedule")
-        for _ in range(steps):
-            acts = s.enabled()
-            if not acts:
-                break
-            action, args = rng.choice(acts)
-            try:
-                VOCABULARY.perform(s, action, args)
-            except Exception as e:  # an errno is a step; anything else is the model's bug
-                if not hasattr(e, "errno_name"):
-                    raise
-        rec.trace.description = f"random schedule {i} of seed {seed} ({variant}, {layout})"
-        traces.append(rec.trace)
-    return traces
+    def make(layout: str) -> NouveauSystem:
+        return NouveauSystem.from_config(config(layout, variant))
+
+    return record_random_runs("nouveau", make, list(LAYOUTS), n, seed, variant, steps)
 
 
 # ------------------------------------------------------------- spec encoding

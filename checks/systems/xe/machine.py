@@ -28,11 +28,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import hypothesis.strategies as st
-from hypothesis.stateful import initialize, invariant, rule
+from hypothesis.stateful import invariant, rule
 
-from checks.machines.base import Args, SystemMachine
+from checks.machines.base import Args
+from checks.machines.front_end import FrontEndMachine
 from checks.systems.xe.oracle import check_xe_step, expect
-from model.errors import GpuVmError, InvariantViolation
 from model.xe import POINTS, VOCABULARY, XeSystem
 from model.xe_check import check_xe
 
@@ -58,8 +58,13 @@ def op(kind: int, addr: int = 0x100000, rng: int = 0x4000, obj: int = 0, off: in
     return [obj, 0, off, rng, addr, gt, kind | flags, region, 0, 0]
 
 
-class XeMachine(SystemMachine):
+class XeMachine(FrontEndMachine):
     system_name = "xe"
+    component = XeSystem
+    vocabulary = VOCABULARY
+    config_of = staticmethod(config)
+    check_state = staticmethod(check_xe)
+    check_step = staticmethod(check_xe_step)
     profile: ClassVar[str] = "fixed"
     coverage_of: ClassVar[tuple[str, ...]] = POINTS
 
@@ -67,29 +72,10 @@ class XeMachine(SystemMachine):
     def coverage() -> set[str]:
         return _REACHED
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.sys = XeSystem.from_config(config(self.profile))
-        self.last: tuple[str, Args, dict[str, Any], Any, str | None, Any] | None = None
+    def expect(self, before: dict[str, Any], action: str, args: Args) -> Any:
+        return expect(self.profile, self.sys.config(), before, action, args)
 
-    def setup(self) -> None:
-        self.setup_args = ()
-        self.sys = XeSystem.from_config(config(self.profile))
-
-    @initialize()
-    def init_system(self) -> None:
-        self._calls.append("state.setup()")
-        self.setup()
-
-    def run_action(self, action: str, args: Args, thread: str | None) -> None:
-        before = self.sys.abstract()
-        want = expect(self.profile, self.sys.config(), before, action, args)
-        try:
-            result = VOCABULARY.perform(self.sys, action, args)
-        except GpuVmError as e:
-            self.last = (action, args, before, None, e.errno_name, want)
-        else:
-            self.last = (action, args, before, result, None, want)
+    def after_action(self) -> None:
         _REACHED.update(self.sys.fired)
 
     def bind_call(self, vm: int, ops: list[list[int]], syncs: list[list[int]] | None = None,
@@ -206,7 +192,8 @@ class XeMachine(SystemMachine):
     def errno_inv(self) -> None:
         if self.last is None:
             return
-        action, _, before, _, got, want = self.last
+        action, before, got, want = (self.last.action, self.last.before, self.last.errno,
+                                     self.last.want)
         if want is not False and got != want:
             raise self.fail("ErrnoInv", f"{action} gave {got or 'success'}, the order "
                             f"gives {want or 'success'}")
@@ -216,23 +203,6 @@ class XeMachine(SystemMachine):
                 {k: v for k, v in before.items() if k != "inject"}:
             changed = sorted(k for k in after if after[k] != before[k])
             raise self.fail("AllOrNothingInv", f"{action} -{got} changed {', '.join(changed)}")
-
-    @invariant()
-    def step_inv(self) -> None:
-        if self.last is None or self.last[4] is not None:
-            return
-        action, args, before, result, _, _ = self.last
-        try:
-            check_xe_step(self.sys.config(), before, action, args, result, self.sys.abstract())
-        except InvariantViolation as e:
-            raise self.fail(e.invariant, e.detail) from None
-
-    @invariant()
-    def model_inv(self) -> None:
-        try:
-            check_xe(self.sys)
-        except InvariantViolation as e:
-            raise self.fail(e.invariant, e.detail) from None
 
 
 class SeedMachine(XeMachine):

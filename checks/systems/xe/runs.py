@@ -9,13 +9,12 @@ random schedule of the enabled steps (``XeSystem.enabled``) to its end.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
 from checks.tlc.values import TlaSet, tla
 from checks.traces import Trace
-from model.xe import VOCABULARY, XeSystem
+from model.xe import XeSystem
 
 P = 1 << 12
 NP = 4
@@ -62,32 +61,11 @@ def config(layout: str, profile: str = "fixed") -> dict[str, Any]:
 
 def record_runs(n: int, seed: int, variant: str = "fixed", steps: int = 200) -> list[Trace]:
     """``n`` random schedules over the layouts in turn, each to its end."""
-    from checks.replay import recorder
-    from checks.systems import get
+    from checks.conform.random_runs import record_random_runs
     from model.xe_check import check_xe
 
-    rng = random.Random(seed)
-    system = get("xe")
-    names = sorted(LAYOUTS)
-    traces = []
-    for i in range(n):
-        layout = names[i % len(names)]
-        s = XeSystem.from_config(config(layout, variant))
-        rec = recorder(system, s, source="random-schedule")
-        for _ in range(steps):
-            acts = s.enabled()
-            if not acts:
-                break
-            action, args = rng.choice(acts)
-            try:
-                VOCABULARY.perform(s, action, args)
-            except Exception as e:  # an errno is a step; anything else is the model's bug
-                if not hasattr(e, "errno_name"):
-                    raise
-            check_xe(s)
-        rec.trace.description = f"random schedule {i} of seed {seed} ({variant}, {layout})"
-        traces.append(rec.trace)
-    return traces
+    return record_random_runs("xe", lambda lay: XeSystem.from_config(config(lay, variant)),
+                              list(LAYOUTS), n, seed, variant, steps, check_xe)
 
 
 # ------------------------------------------------------------- spec encoding
