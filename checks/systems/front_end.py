@@ -10,7 +10,7 @@ checks each accepted step with ``checks.systems.<name>.oracle``'s
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from checks.systems import System
@@ -44,3 +44,32 @@ def front_end(name: str, spec: str, summary: str, vocabulary: Vocabulary, compon
                   runs_ref=f"{pkg}.runs:record_runs", run_variants=("fixed",),
                   render_ref=f"{pkg}.render:RENDERER", required=required,
                   extra={"logged": logged, "max_hidden": max_hidden})
+
+
+class RunsCodec:
+    """A codec's configuration side, from the system's runs module: a TLC model
+    prints its configuration (``@config``), which ``model_config`` turns into the
+    model's; a run's configuration becomes the spec's programs (``spec_programs``)
+    and constants (``spec_constants``)."""
+
+    #: the spec's name and ``checks.systems.<name>.runs``
+    spec_name: str = ""
+    runs_module: str = ""
+
+    def config_of(self, constants: Mapping[str, Any], printed: Any = None) -> dict[str, Any]:
+        if not isinstance(printed, dict):
+            raise ValueError(f"a {self.spec_name} model prints its configuration (@config) "
+                             "at start")
+        config: dict[str, Any] = importlib.import_module(self.runs_module).model_config(printed)
+        return config
+
+    def definitions(self, config: Mapping[str, Any]) -> list[str]:
+        from checks.tlc.values import tla
+
+        programs = importlib.import_module(self.runs_module).spec_programs(config)
+        return ["TrPrograms == " + tla(programs)]
+
+    def constants(self, config: Mapping[str, Any], states: Sequence[Mapping[str, Any]]
+                  ) -> list[str]:
+        out: list[str] = importlib.import_module(self.runs_module).spec_constants(config)
+        return out

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from checks.systems import VocabularyArgs
+from checks.systems.front_end import RunsCodec
 from checks.tlc.values import TlaFcn, TlaSet, tla
 from model.nouveau import VOCABULARY
 from model.pagetable import PageTable, RunCounts, Target
@@ -50,10 +51,12 @@ def _pages(raw: Sequence[Any]) -> list[list[Any]]:
     return out
 
 
-class NouveauCodec(VocabularyArgs):
+class NouveauCodec(RunsCodec, VocabularyArgs):
     """The :class:`~checks.systems.Codec` of ``nouveau``."""
 
     vocabulary = VOCABULARY
+    spec_name = "NouveauBind"
+    runs_module = "checks.systems.nouveau.runs"
 
     def args_to_spec(self, action: str, args: Mapping[str, Any]) -> list[Any]:
         out = super().args_to_spec(action, args)
@@ -134,24 +137,6 @@ class NouveauCodec(VocabularyArgs):
         if var == "refs":
             return {str(h): int(n) for h, n in sorted(value.items())}
         return value
-
-    def config_of(self, constants: Mapping[str, Any], printed: Any = None) -> dict[str, Any]:
-        if not isinstance(printed, dict):
-            raise ValueError("a NouveauBind model prints its configuration (@config) at start")
-        from checks.systems.nouveau.runs import model_config
-
-        return model_config(printed)
-
-    def definitions(self, config: Mapping[str, Any]) -> list[str]:
-        from checks.systems.nouveau.runs import spec_programs
-
-        return ["TrPrograms == " + tla(spec_programs(config))]
-
-    def constants(self, config: Mapping[str, Any], states: Sequence[Mapping[str, Any]]
-                  ) -> list[str]:
-        from checks.systems.nouveau.runs import spec_constants
-
-        return spec_constants(config)
 
 
 def tuple_(*xs: Any) -> list[Any]:

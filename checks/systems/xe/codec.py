@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from checks.systems import VocabularyArgs
+from checks.systems.front_end import RunsCodec
 from checks.tlc.values import TlaSet, tla
 from model.pagetable import PageTable, Target
 from model.xe import VOCABULARY
@@ -38,10 +39,12 @@ def _pairs(value: Any) -> bool:
                                            for x in value)
 
 
-class XeCodec(VocabularyArgs):
+class XeCodec(RunsCodec, VocabularyArgs):
     """The :class:`~checks.systems.Codec` of ``xe``."""
 
     vocabulary = VOCABULARY
+    spec_name = "XeBind"
+    runs_module = "checks.systems.xe.runs"
 
     def to_spec(self, var: str, value: Any) -> Any:
         if var == "tree":
@@ -90,24 +93,6 @@ class XeCodec(VocabularyArgs):
         if var == "fences":
             return [str(f) for f in value]
         return value
-
-    def config_of(self, constants: Mapping[str, Any], printed: Any = None) -> dict[str, Any]:
-        if not isinstance(printed, dict):
-            raise ValueError("an XeBind model prints its configuration (@config) at start")
-        from checks.systems.xe.runs import model_config
-
-        return model_config(printed)
-
-    def definitions(self, config: Mapping[str, Any]) -> list[str]:
-        from checks.systems.xe.runs import spec_programs
-
-        return ["TrPrograms == " + tla(spec_programs(config))]
-
-    def constants(self, config: Mapping[str, Any], states: Sequence[Mapping[str, Any]]
-                  ) -> list[str]:
-        from checks.systems.xe.runs import spec_constants
-
-        return spec_constants(config)
 
 
 CODEC = XeCodec()
