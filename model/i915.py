@@ -39,7 +39,16 @@ the tree queried over the whole range (B2, ``-EEXIST``), unbind only of the
 VMA starting at ``start`` (B3), the caller's arguments left alone (B8).
 
 ``VmRelease`` is ``__i915_vm_release``'s ``i915_gem_vm_unbind_all``: every
-VMA leaves the tree and the list and puts its object; the VM is gone.
+VMA leaves the tree and the list and puts its object; the VM is gone (not
+while an unbind is in flight: that ioctl holds a VM reference, A4).
+
+VM_UNBIND has two phases (A3), which ``UnbindBegin`` and ``UnbindEnd`` take
+one at a time for a thread (``VmUnbind`` is both at once): under
+``vm_bind_lock`` the checks and the logical removal (off the tree and the
+bound list), then, once the lock is dropped, the destroy under the object's
+lock (the drm_mm node freed, the GEM reference put).  Between them the
+range is off the tree but still reserved: a VM_BIND of it passes the tree
+check and fails the pin with ``-ENOSPC`` (B7; ``checks/sched/i915_programs.py``).
 
 Every rejection raises the errno as a typed exception and changes nothing.
 Diagram: a 64 KiB object (handle 1) in VM 1; each row is a call, the
@@ -65,6 +74,7 @@ from typing import Any, Self
 from model.actions import INT, NAME, U64, Action, Param, Vocabulary
 from model.errors import (
     AlreadyExists,
+    Busy,
     GpuVmError,
     InvalidArgument,
     InvariantViolation,
@@ -92,8 +102,13 @@ VOCABULARY = Vocabulary(SYSTEM, (
            doc="DRM_IOCTL_I915_GEM_VM_BIND"),
     Action("VmUnbind", "vm_unbind", _UNBIND, ("EINVAL", "ENOENT"),
            doc="DRM_IOCTL_I915_GEM_VM_UNBIND"),
-    Action("VmRelease", "vm_release", (Param("vm", NAME),), ("ENOENT",),
+    Action("VmRelease", "vm_release", (Param("vm", NAME),), ("ENOENT", "EBUSY"),
            doc="the last VM reference: i915_gem_vm_unbind_all"),
+    Action("UnbindBegin", "unbind_begin", (Param("thread", NAME), *_UNBIND),
+           ("EINVAL", "ENOENT", "EBUSY"),
+           doc="VM_UNBIND's first phase (under vm_bind_lock): the VMA leaves the tree"),
+    Action("UnbindEnd", "unbind_end", (Param("thread", NAME),), ("EBUSY",),
+           doc="VM_UNBIND's second phase (under the object lock): the VMA is destroyed"),
 ))
 
 
@@ -144,6 +159,13 @@ class Vm:
     tree: list[Vma] = field(default_factory=list)
     #: ``vm_bound_list`` ("completed"); ``vm_bind_list`` stays empty in this seed
     bound: list[Vma] = field(default_factory=list)
+    #: VMAs an unbind took off the tree and has not destroyed yet, by thread: their
+    #: drm_mm node (the range reserved) and their GEM reference are still held
+    unbinding: dict[str, Vma] = field(default_factory=dict)
+
+    def reserved(self) -> list[Vma]:
+        """The drm_mm nodes: every VMA in the tree and every one still being unbound."""
+        return [*self.tree, *self.unbinding.values()]
 
 
 @dataclass
@@ -203,7 +225,9 @@ class I915System:
             "vms": {str(v): {"vm_bind": vm.vm_bind,
                              "vmas": [[x.start, x.length, x.handle, x.offset] for x in vm.tree],
                              "bound": [[x.start, x.length, x.handle, x.offset]
-                                       for x in vm.bound]}
+                                       for x in vm.bound],
+                             "unbinding": {t: [x.start, x.length, x.handle, x.offset]
+                                           for t, x in sorted(vm.unbinding.items())}}
                     for v, vm in sorted(self.vms.items())},
             "gems": {str(h): {"size": g.size, "page": g.page, "refs": g.refs}
                      for h, g in sorted(self.gems.items())},
@@ -212,11 +236,13 @@ class I915System:
     def restore(self, abstract: Mapping[str, Any]) -> None:
         try:
             vms = {int(v): Vm(bool(d["vm_bind"]), [Vma(*map(int, x)) for x in d["vmas"]],
-                              [Vma(*map(int, x)) for x in d["bound"]])
+                              [Vma(*map(int, x)) for x in d["bound"]],
+                              {str(t): Vma(*map(int, x))
+                               for t, x in d.get("unbinding", {}).items()})
                    for v, d in abstract["vms"].items()}
             gems = {int(h): Gem(int(d["size"]), int(d["page"]), int(d["refs"]))
                     for h, d in abstract["gems"].items()}
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InvalidArgument(f"not an i915 state: {e!r}") from None
         self.vms, self.gems = vms, gems
 
@@ -280,7 +306,7 @@ class I915System:
         if hit is not None:
             raise AlreadyExists(f"[{start:#x}, ...) meets the VMA at {hit.start:#x}")
         if past or any(x.start < start + a.length and start < x.start + x.length
-                       for x in vm.tree):
+                       for x in vm.reserved()):
             raise NoSpace("the fixed-offset pin cannot reserve the range")
         vma = Vma(start, a.length, a.handle, a.offset)
         vm.bound.append(vma)
@@ -298,7 +324,38 @@ class I915System:
         a = VmUnbindArgs(vm_id, rsvd, start, length, (rsvd2_0, rsvd2_1, rsvd2_2), extensions)
         self._act("VmUnbind", _flat_unbind(a), lambda: self._unbind(a))
 
+    def unbind_begin(self, thread: str, vm_id: int, rsvd: int, start: int, length: int,
+                     rsvd2_0: int = 0, rsvd2_1: int = 0, rsvd2_2: int = 0,
+                     extensions: int = 0) -> None:
+        """VM_UNBIND's first phase, under ``vm_bind_lock``: the checks, then the VMA off
+        the tree and the bound list (notes A3: the logical removal)."""
+        a = VmUnbindArgs(vm_id, rsvd, start, length, (rsvd2_0, rsvd2_1, rsvd2_2), extensions)
+
+        def body() -> None:
+            for vm in self.vms.values():
+                if thread in vm.unbinding:
+                    raise Busy(f"{thread} is unbinding already")
+            vm, vma = self._unbind_find(a)
+            vm.unbinding[thread] = vma
+        self._act("UnbindBegin", {"thread": thread, **_flat_unbind(a)}, body)
+
+    def unbind_end(self, thread: str) -> None:
+        """VM_UNBIND's second phase, under the object lock once ``vm_bind_lock`` is
+        dropped: the VMA destroyed -- its drm_mm node freed, its GEM reference put."""
+        def body() -> None:
+            vm = next((v for v in self.vms.values() if thread in v.unbinding), None)
+            if vm is None:
+                raise Busy(f"{thread} has no unbind in flight")
+            vma = vm.unbinding.pop(thread)
+            self.gems[vma.handle].refs -= 1
+        self._act("UnbindEnd", {"thread": thread}, body)
+
     def _unbind(self, a: VmUnbindArgs) -> None:
+        _, vma = self._unbind_find(a)
+        self.gems[vma.handle].refs -= 1
+
+    def _unbind_find(self, a: VmUnbindArgs) -> tuple[Vm, Vma]:
+        """The checks of VM_UNBIND and the logical removal: the VM and the VMA."""
         _widths(("vm_id", a.vm_id, 32), ("rsvd", a.rsvd, 32), ("start", a.start, 64),
                 ("length", a.length, 64), *((f"rsvd2[{i}]", x, 64) for i, x in enumerate(a.rsvd2)),
                 ("extensions", a.extensions, 64))
@@ -319,7 +376,7 @@ class I915System:
                                   f"not {a.length:#x}")
         vm.bound.remove(vma)
         vm.tree.remove(vma)
-        self.gems[vma.handle].refs -= 1
+        return vm, vma
 
     def vm_release(self, vm: str) -> None:
         """The VM's last reference: ``i915_gem_vm_unbind_all`` then the VM is gone."""
@@ -328,6 +385,8 @@ class I915System:
                 else None
             if v is None:
                 raise NotFound(f"no VM {vm}")
+            if v.unbinding:
+                raise Busy(f"VM {vm}: an unbind in flight holds a VM reference")
             for vma in list(v.bound):
                 v.tree.remove(vma)
                 self.gems[vma.handle].refs -= 1
@@ -358,10 +417,12 @@ def _flat_unbind(a: VmUnbindArgs) -> dict[str, Any]:
 def check_i915(s: I915System) -> None:
     """Notes A5, after every step.
 
-    DisjointInv (A5.1): a VM's VMAs are pairwise disjoint; BoundListInv
-    (A5.2): a VMA is on the bound list iff it is in the tree; GemRefInv
-    (A5.3): an object's references are 1 + its persistent VMAs; InVmInv: every
-    VMA lies inside the 48-bit VM, 4 KiB aligned, inside its object.
+    DisjointInv (A5.1): a VM's VMAs are pairwise disjoint; DrmMmInv: so are
+    its drm_mm nodes (the tree's VMAs and those still being unbound);
+    BoundListInv (A5.2): a VMA is on the bound list iff it is in the tree;
+    GemRefInv (A5.3): an object's references are 1 + its persistent VMAs,
+    counting those still being unbound; InVmInv: every VMA lies inside the
+    48-bit VM, 4 KiB aligned, inside its object.
     """
     per_gem: dict[int, int] = dict.fromkeys(s.gems, 0)
     for v, vm in s.vms.items():
@@ -381,6 +442,13 @@ def check_i915(s: I915System) -> None:
                 raise InvariantViolation("InVmInv", f"VM {v}: the VMA [{x.start:#x}, "
                                          f"+{x.length:#x}) of {x.handle} at {x.offset:#x}")
             per_gem[x.handle] += 1
+        nodes = sorted(vm.reserved(), key=lambda x: x.start)
+        for x, y in itertools.pairwise(nodes):
+            if y.start <= x.last:
+                raise InvariantViolation("DrmMmInv", f"VM {v}: the drm_mm nodes [{x.start:#x}, "
+                                         f"{x.last:#x}] and [{y.start:#x}, {y.last:#x}] overlap")
+        for x in vm.unbinding.values():
+            per_gem[x.handle] = per_gem.get(x.handle, 0) + 1
     for h, g in s.gems.items():
         if g.refs != 1 + per_gem[h]:
             raise InvariantViolation("GemRefInv", f"GEM {h}: {g.refs} reference(s), expected "

@@ -54,6 +54,8 @@ CLASSES: tuple[LockClass, ...] = (
               "seed 001 nouveau job layer"),
     LockClass("nouveau.uvmm_mutex", "mutex", "the VA space of the nouveau VM",
               "seed 001 nouveau uvmm"),
+    LockClass("i915.vm_bind_lock", "mutex", "a VM's VMA tree and lists (bind, unbind, "
+              "execbuf, release)", "seed 000 (notes A4)"),
     LockClass("dma_resv", "ww", "a GEM's reservation: its fences, its vm_bo list "
               "(the GEM's gpuva lock), page-table updates", "seed 001 01/16, seed 003"),
     LockClass("gem.gpuva_lock", "mutex", "a GEM's list of vm_bos when it is not the resv",
@@ -75,6 +77,7 @@ ORDERS: dict[str, tuple[tuple[str, ...], str]] = {
     "nouveau": (("nouveau.job_mutex", "nouveau.uvmm_mutex", "dma_resv", "gem.gpuva_lock"),
                 "seed 001 nouveau (notes: lock order observed)"),
     "vmbo": (("dma_resv", "vm.list_lock"), "seed 003; the list spinlock nests inside resvs"),
+    "i915": (("i915.vm_bind_lock", "dma_resv"), "seed 000 (notes A4: the documented order)"),
 }
 
 #: field -> the lock classes of which one must be held to write it

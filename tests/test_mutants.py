@@ -51,7 +51,7 @@ I915 = {
     "i915-fixed-rsvd2-unchecked", "i915-fixed-point-overlap", "i915-fixed-unbind-containment",
     "i915-fixed-enoent-hides-einval", "i915-fixed-args-written-back", "i915-release-keeps-refs",
     "i915-bind-no-ref", "i915-bind-list-only", "i915-unbind-size-unchecked",
-    "i915-overflow-check-wraps",
+    "i915-overflow-check-wraps", "i915-unbind-frees-node-first",
 }
 NOUVEAU = {
     "nouveau-kind-logical-and", "nouveau-free-unknown-returns-0", "nouveau-pad-unchecked",

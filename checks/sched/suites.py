@@ -7,7 +7,9 @@ and evict threads over the vm_bo model in both list modes,
 loop over overlapping object sets, both ww algorithms), ``nouveau`` (two
 VM_BIND submitters, EXEC and the two entities' schedulers over the nouveau
 model, ``checks.sched.nouveau_programs``) and ``xe`` (two VM_BIND threads,
-exec and the bind fences over the xe model, ``checks.sched.xe_programs``).  Each program runs
+exec and the bind fences over the xe model, ``checks.sched.xe_programs``) and
+``i915`` (VM_UNBIND's two phases against a concurrent VM_BIND,
+``checks.sched.i915_programs``).  Each program runs
 under the bounded exhaustive search (every schedule within the preemption
 bound, sleep sets on) with the lock checker on; a program expected to be
 clean must give no finding within the bound, a bad one must give exactly
@@ -60,13 +62,15 @@ def _drmexec_entries() -> dict[str, Entry]:
 
 
 def suites() -> dict[str, dict[str, Entry]]:
+    from checks.sched.i915_programs import I915
     from checks.sched.nouveau_programs import NOUVEAU
     from checks.sched.programs import CLASSIC, GOLDEN
     from checks.sched.vmbo_programs import VMBO
     from checks.sched.xe_programs import XE
 
     return {"classic": dict(CLASSIC), "golden": dict(GOLDEN), "vmbo": dict(VMBO),
-            "drmexec": _drmexec_entries(), "nouveau": dict(NOUVEAU), "xe": dict(XE)}
+            "drmexec": _drmexec_entries(), "nouveau": dict(NOUVEAU), "xe": dict(XE),
+            "i915": dict(I915)}
 
 
 def select(names: list[str]) -> list[tuple[str, Entry]]:

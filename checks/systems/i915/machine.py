@@ -91,6 +91,18 @@ class I915Machine(FrontEndMachine):
             a[bad] = 5
         self.act("VmUnbind", **a)
 
+    @rule(thread=st.sampled_from(("t1", "t2")), base=st.sampled_from(BASES),
+          pages=st.integers(0, 3), length=st.sampled_from((0x4000, 0x10000, 0x20000)))
+    def unbind_begin(self, thread: str, base: int, pages: int, length: int) -> None:
+        """The two-phase unbind (notes A3): the first phase alone; a bind of the range
+        before the second must meet the drm_mm node still held (B7)."""
+        self.act("UnbindBegin", thread=thread, vm_id=1, rsvd=0, start=base + pages * 0x4000,
+                 length=length, rsvd2_0=0, rsvd2_1=0, rsvd2_2=0, extensions=0)
+
+    @rule(thread=st.sampled_from(("t1", "t2")))
+    def unbind_end(self, thread: str) -> None:
+        self.act("UnbindEnd", thread=thread)
+
     @rule(vm=st.sampled_from(("1", "2", "7")))
     def release(self, vm: str) -> None:
         self.act("VmRelease", vm=vm)

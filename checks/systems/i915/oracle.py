@@ -34,12 +34,20 @@ def expect(profile: str, st: Mapping[str, Any], action: str, a: Mapping[str, Any
     """The errno the call must return (None: it must succeed)."""
     fixed = profile == "fixed"
     u32 = ("vm_id", "handle", "rsvd")
-    if any(not 0 <= v < 1 << (32 if k in u32 else 64) for k, v in a.items() if k != "vm"):
+    if any(not 0 <= v < 1 << (32 if k in u32 else 64) for k, v in a.items()
+           if k not in ("vm", "thread")):
         return "EINVAL"  # a value no ioctl struct can carry
     vm = st["vms"].get(str(a.get("vm_id", a.get("vm"))))
     if action == "VmRelease":
-        return None if st["vms"].get(str(a["vm"])) is not None else "ENOENT"
-    if action == "VmUnbind":
+        gone = st["vms"].get(str(a["vm"]))
+        if gone is None:
+            return "ENOENT"
+        # an unbind in flight holds a VM reference (notes A4): not the last one yet
+        return "EBUSY" if gone.get("unbinding") else None
+    if action == "UnbindEnd":
+        busy = not any(a["thread"] in v.get("unbinding", {}) for v in st["vms"].values())
+        return "EBUSY" if busy else None
+    if action in ("VmUnbind", "UnbindBegin"):
         s = _low48(a["start"])
         hit = None if vm is None else (
             next((v for v in vm["vmas"] if v[0] == s), None) if fixed
@@ -51,6 +59,9 @@ def expect(profile: str, st: Mapping[str, Any], action: str, a: Mapping[str, Any
             ("ENOENT", lambda: hit is None),
             ("EINVAL", lambda: hit is not None and hit[1] != a["length"]),
         ]
+        if action == "UnbindBegin":  # one unbind in flight per thread, before any check
+            checks.insert(0, ("EBUSY", lambda: any(a["thread"] in v.get("unbinding", {})
+                                                    for v in st["vms"].values())))
         return next((e for e, bad in checks if bad()), None)
     gem = st["gems"].get(str(a["handle"]))
     s = _low48(a["start"])
@@ -74,8 +85,9 @@ def expect(profile: str, st: Mapping[str, Any], action: str, a: Mapping[str, Any
                    ("EEXIST", lambda: _meets(vm["vmas"], s, s + a["length"]))]
     else:
         checks.append(("EEXIST", lambda: _covers(vm["vmas"], s) is not None))
-    checks.append(("ENOSPC", lambda: s + a["length"] > VM_SIZE
-                   or _meets(vm["vmas"], s, s + a["length"])))
+    # drm_mm still holds the node of a VMA whose unbind has not destroyed it (A3, B7)
+    checks.append(("ENOSPC", lambda: s + a["length"] > VM_SIZE or _meets(
+        [*vm["vmas"], *vm.get("unbinding", {}).values()], s, s + a["length"])))
     return next((e for e, bad in checks if bad()), None)
 
 
@@ -86,6 +98,15 @@ def check_i915_step(config: Mapping[str, Any], before: Mapping[str, Any], action
     if action == "VmRelease":
         if str(args["vm"]) in after["vms"]:
             raise InvariantViolation("ReleaseInv", f"VM {args['vm']} still exists")
+        return
+    if action == "UnbindEnd":
+        vm = next(v for v, d in before["vms"].items() if args["thread"] in d["unbinding"])
+        vma = before["vms"][vm]["unbinding"][args["thread"]]
+        h = str(vma[2])
+        if args["thread"] in after["vms"][vm]["unbinding"] or \
+                after["vms"][vm]["vmas"] != before["vms"][vm]["vmas"] or \
+                before["gems"][h]["refs"] - after["gems"][h]["refs"] != 1:
+            raise InvariantViolation("UnbindInv", f"UnbindEnd of {vma} did not destroy just it")
         return
     vm = str(args["vm_id"])
     old, new = before["vms"][vm]["vmas"], after["vms"][vm]["vmas"]
@@ -102,12 +123,17 @@ def check_i915_step(config: Mapping[str, Any], before: Mapping[str, Any], action
                                      f"expected {args['start'] if fixed else want[0]:#x}")
         h = str(args["handle"])
         delta = after["gems"][h]["refs"] - before["gems"][h]["refs"]
-    else:  # VmUnbind
+    else:  # VmUnbind, UnbindBegin
         if added or len(gone) != 1 or gone[0][1] != args["length"] or (
                 fixed and gone[0][0] != _low48(args["start"])):
-            raise InvariantViolation("UnbindInv", f"VmUnbind removed {gone} and added {added}")
+            raise InvariantViolation("UnbindInv", f"{action} removed {gone} and added {added}")
         h = str(gone[0][2])
         delta = before["gems"][h]["refs"] - after["gems"][h]["refs"]
+        if action == "UnbindBegin":   # the reference goes with the destroy
+            if after["vms"][vm]["unbinding"].get(args["thread"]) != gone[0] or delta:
+                raise InvariantViolation("UnbindInv", f"UnbindBegin took {gone[0]} off the "
+                                         f"tree but did not hold it for the destroy")
+            return
     if delta != 1:
         raise InvariantViolation("GemRefInv", f"{action} moved GEM {h}'s references by "
                                  f"{delta}, expected 1")
