@@ -22,9 +22,12 @@ why the notifier must wait for the invalidation of every GT (notes 2.2 step
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+#: a GPU page: an int, or any hashable name of one (``(userptr, page)``)
+Key = Hashable
 
 
 @dataclass
@@ -32,27 +35,27 @@ class Gpu:
     """The VM's page table and the GTs' TLBs."""
 
     gts: int = 2
-    pte: dict[int, int] = field(default_factory=dict)
-    tlb: dict[int, dict[int, int]] = field(default_factory=dict)
+    pte: dict[Key, int] = field(default_factory=dict)
+    tlb: dict[int, dict[Key, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for g in range(self.gts):
             self.tlb.setdefault(g, {})
 
-    def write_pte(self, page: int, frame: int) -> None:
+    def write_pte(self, page: Key, frame: int) -> None:
         self.pte[page] = frame
 
-    def zap(self, pages: Iterable[int]) -> None:
+    def zap(self, pages: Iterable[Key]) -> None:
         """``xe_pt_zap_ptes``: the page-table entries cleared (the TLBs keep theirs)."""
         for p in pages:
             self.pte.pop(p, None)
 
-    def invalidate(self, gt: int, pages: Iterable[int]) -> None:
+    def invalidate(self, gt: int, pages: Iterable[Key]) -> None:
         """A TLB invalidation of ``pages`` on ``gt``, waited for."""
         for p in pages:
             self.tlb[gt].pop(p, None)
 
-    def translate(self, gt: int, page: int) -> int | None:
+    def translate(self, gt: int, page: Key) -> int | None:
         """The frame an access of ``page`` on ``gt`` reaches (filling the TLB on a miss);
         ``None``: a GPU page fault."""
         f = self.tlb[gt].get(page)
@@ -62,7 +65,12 @@ class Gpu:
                 self.tlb[gt][page] = f
         return f
 
-    def translations(self) -> set[tuple[str, int, int]]:
+    def translate_peek(self, gt: int, page: Key) -> int | None:
+        """What :meth:`translate` would give, without filling the TLB."""
+        f = self.tlb[gt].get(page)
+        return self.pte.get(page) if f is None else f
+
+    def translations(self) -> set[tuple[str, Key, int]]:
         """Every translation an access could use: ``("pte", page, frame)`` and
         ``("gt<n>", page, frame)``."""
         out = {("pte", p, f) for p, f in self.pte.items()}
@@ -77,5 +85,6 @@ class Gpu:
 
     @staticmethod
     def from_json(d: Any) -> Gpu:
-        tlb = {int(g): {int(p): int(f) for p, f in t.items()} for g, t in d["tlb"].items()}
+        tlb: dict[int, dict[Key, int]] = {int(g): {int(p): int(f) for p, f in t.items()}
+                                          for g, t in d["tlb"].items()}
         return Gpu(len(tlb), {int(p): int(f) for p, f in d["pte"].items()}, tlb)

@@ -94,12 +94,14 @@ class Mm:
     # ------------------------------------------------------------ pages
 
     @classmethod
-    def with_pages(cls, pages: int) -> Mm:
-        """An mm with one VMA over pages ``0 .. pages-1``, each on its own frame holding
-        a distinct value."""
-        mm = cls(vmas=[(0, pages)])
+    def with_pages(cls, pages: int, first_frame: int = 1, value: int | None = None,
+                   seq: int = 2) -> Mm:
+        """An mm with one VMA over pages ``0 .. pages-1``, page p on frame
+        ``first_frame + p`` holding ``value`` (by default a distinct one, 100 + p);
+        its invalidate seq starts at ``seq`` (even)."""
+        mm = cls(vmas=[(0, pages)], next_frame=first_frame, seq=seq)
         for p in range(pages):
-            mm.pte[p] = mm._new_frame(100 + p)
+            mm.pte[p] = mm._new_frame(100 + p if value is None else value)
         return mm
 
     def _new_frame(self, value: int) -> int:
@@ -154,9 +156,9 @@ class Mm:
                 self.pte[p] = self._new_frame(self.mem[f])
         if inv.event == "unmap":
             self._cut(set(inv.pages))
-        for f in old:
+        for f in old:      # freed: its content is gone (reset to 0), it is never reused
             self.freed.add(f)
-            del self.mem[f]
+            self.mem[f] = 0
         return old
 
     def end(self) -> None:
