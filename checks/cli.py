@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("sched", help="the concurrency suites under the schedule explorer")
     sp.add_argument("programs", nargs="*", metavar="SUITE[:PROGRAM]")
-    sp.add_argument("--preemptions", type=natural, default=2, help="the preemption bound")
+    sp.add_argument("--preemptions", type=natural, default=None,
+                    help="the preemption bound (default: 2; the userptr suite 1)")
     common(sp)
 
     sp = sub.add_parser("bench", help="performance figures, as ratios")

@@ -32,3 +32,18 @@ def test_the_suites_are_as_expected_and_their_findings_replay(tmp_path: Path) ->
         assert report.divergence is None and report.violation is not None
         assert report.violation.invariant == entry[1], name
     assert len(seen) >= 8, seen
+
+
+def test_the_userptr_suite_is_as_expected_and_its_findings_replay(tmp_path: Path) -> None:
+    from checks.sched import replay_trace
+
+    for name, entry in select(["userptr"]):
+        r = check_program(name, entry, tmp_path)
+        assert r.ok, (name, r.detail)
+        if entry[1] is None:
+            assert r.trace is None and r.figures["schedules"] > 100, (name, r.figures)
+            continue
+        assert r.trace is not None
+        report = replay_trace(read_trace(r.trace), str(r.trace))
+        assert report.divergence is None and report.violation is not None
+        assert report.violation.invariant == entry[1], name

@@ -9,7 +9,9 @@ VM_BIND submitters, EXEC and the two entities' schedulers over the nouveau
 model, ``checks.sched.nouveau_programs``) and ``xe`` (two VM_BIND threads,
 exec and the bind fences over the xe model, ``checks.sched.xe_programs``) and
 ``i915`` (VM_UNBIND's two phases against a concurrent VM_BIND,
-``checks.sched.i915_programs``).  Each program runs
+``checks.sched.i915_programs``) and ``userptr`` (the mm, the binder, the
+rebind worker or fault handler, the PT jobs and the GPU over the userptr
+model, ``checks.sched.userptr_programs``; preemption bound 1).  Each program runs
 under the bounded exhaustive search (every schedule within the preemption
 bound, sleep sets on) with the lock checker on; a program expected to be
 clean must give no finding within the bound, a bad one must give exactly
@@ -33,6 +35,8 @@ from model.program import KernelProgram
 
 Entry = tuple[Callable[[], KernelProgram], str | None]
 DEFAULT_PREEMPTIONS = 2
+#: suites whose programs are too long for the default bound in the main job
+BOUNDS = {"userptr": 1}
 
 
 def _drmexec_entries() -> dict[str, Entry]:
@@ -65,12 +69,13 @@ def suites() -> dict[str, dict[str, Entry]]:
     from checks.sched.i915_programs import I915
     from checks.sched.nouveau_programs import NOUVEAU
     from checks.sched.programs import CLASSIC, GOLDEN
+    from checks.sched.userptr_programs import USERPTR
     from checks.sched.vmbo_programs import VMBO
     from checks.sched.xe_programs import XE
 
     return {"classic": dict(CLASSIC), "golden": dict(GOLDEN), "vmbo": dict(VMBO),
             "drmexec": _drmexec_entries(), "nouveau": dict(NOUVEAU), "xe": dict(XE),
-            "i915": dict(I915)}
+            "i915": dict(I915), "userptr": dict(USERPTR)}
 
 
 def select(names: list[str]) -> list[tuple[str, Entry]]:
@@ -90,8 +95,10 @@ def select(names: list[str]) -> list[tuple[str, Entry]]:
 
 
 def check_program(name: str, entry: Entry, out_dir: Path,
-                  preemptions: int = DEFAULT_PREEMPTIONS) -> Result:
+                  preemptions: int | None = None) -> Result:
     make, expected = entry
+    if preemptions is None:
+        preemptions = BOUNDS.get(name.partition(":")[0], DEFAULT_PREEMPTIONS)
     start = time.monotonic()
     ex = search(make(), preemptions=preemptions)
     first = ex.first
