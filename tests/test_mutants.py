@@ -64,9 +64,13 @@ XE = {
     "xe-worker-ignores-error", "xe-insert-failure-ignored", "xe-empty-bind-signals-at-once",
     "xe-reserved-unchecked", "xe-sync-executes-last-op-only",
 }
+USERPTR = {
+    "userptr-callback-no-wait", "userptr-commit-unfenced", "userptr-check-inverted",
+    "userptr-zap-one-gt", "userptr-pt-run-keeps-tlb", "userptr-map-no-read-retry",
+}
 BY_SYSTEM = {"gpuvm": GPUVM, "vmbo": VMBO, "drmexec": DRMEXEC, "i915": I915,
-             "nouveau": NOUVEAU, "xe": XE}
-NAMES = GPUVM | VMBO | DRMEXEC | I915 | NOUVEAU | XE
+             "nouveau": NOUVEAU, "xe": XE, "userptr": USERPTR}
+NAMES = GPUVM | VMBO | DRMEXEC | I915 | NOUVEAU | XE | USERPTR
 
 
 def run(*argv: str) -> tuple[int, str, str]:

@@ -51,8 +51,8 @@ def test_writes_keep_attributes_and_offsets_per_address() -> None:
                 for p in range(a, a + n, SMALL):
                     want[p] = t.at(p - a)
         pt.check()
-        for p, t in want.items():
-            assert pt.lookup(p) == t, hex(p)
+        for p, w in want.items():
+            assert pt.lookup(p) == w, hex(p)
 
 
 def test_runs_ignore_the_leaf_sizes() -> None:

@@ -46,17 +46,28 @@ def test_a_bound_userptr_invalidated_in_lr_mode_is_repinned_and_the_job_resumes(
     assert run(s, ("CpuUpdate", 0), ("InvEnd", 0), ("WorkerStart",),
                ("PinBegin", "worker", "u1"), ("PinFault", "worker", "u1"),
                ("PinMap", "worker", "u1"), ("Rebind", "worker", "u1"), ("PtRun",),
-               ("Resume",), ("GpuAccess", 1, "u1", 0, "r")) is None
+               ("Resume",), ("GpuAccess", 0, "u1", 0, "r")) is None   # GT 0 cached frame 0
     assert s.job == "running" and s.gpu.pte[("u1", 0)] == 3 and not s.bad_read
     assert s.mm.mem[3] == 1 and 0 in s.mm.freed
+
+
+def test_a23_the_callback_waits_for_a_bind_whose_fence_is_in_the_resv() -> None:
+    """The bind's PT job has its fence in the VM's resv before the notifier lock is
+    dropped, so a callback that starts before the job ran waits for it."""
+    s = system("fault")
+    assert run(s, *bind("bind", "u1"), ("InvStart", 0, "migrate"), ("Notify", "u1")) is None
+    with pytest.raises(GpuVmError):
+        VOCABULARY.perform(s, "FenceWait", {"u": "u1"})
+    assert run(s, ("PtRun",), ("FenceWait", "u1"), ("Zap", "u1")) is None
+    assert not s.gpu.translations()
 
 
 def test_fault_mode_zaps_and_the_fault_handler_rebinds() -> None:
     s = system("fault")
     assert run(s, *bind("bind", "u1"), ("PtRun",), ("GpuAccess", 0, "u1", 1, "w"),
-               ("InvStart", 1, "unmap"), ("Notify", "u1"), ("FenceWait", "u1"),
-               ("Zap", "u1")) is None
-    assert ("u1", 1) not in s.gpu.pte and not s.gpu.tlb[0]
+               ("GpuAccess", 1, "u1", 1, "r"), ("InvStart", 1, "unmap"), ("Notify", "u1"),
+               ("FenceWait", "u1"), ("Zap", "u1")) is None
+    assert ("u1", 1) not in s.gpu.pte and not s.gpu.tlb[0] and not s.gpu.tlb[1]
     assert run(s, ("Notify", "u2"), ("CpuUpdate", 1), ("InvEnd", 1), ("FaultBegin", "u1"),
                ("PinBegin", "fault", "u1"), ("PinFault", "fault", "u1")) is None
     assert "u1" in s.failed and s.vm_lock == ""            # page 1 is gone: -EFAULT

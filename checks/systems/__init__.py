@@ -159,10 +159,11 @@ def _registered() -> dict[str, System]:
     from checks.systems.gpuvm import SYSTEM as GPUVM
     from checks.systems.i915 import SYSTEM as I915
     from checks.systems.nouveau import SYSTEM as NOUVEAU
+    from checks.systems.userptr import SYSTEM as USERPTR
     from checks.systems.vmbo import SYSTEM as VMBO
     from checks.systems.xe import SYSTEM as XE
 
-    return {s.name: s for s in (GPUVM, VMBO, DRMEXEC, I915, NOUVEAU, XE)}
+    return {s.name: s for s in (GPUVM, VMBO, DRMEXEC, I915, NOUVEAU, XE, USERPTR)}
 
 
 SYSTEMS: dict[str, System] = _registered()
