@@ -303,6 +303,18 @@ class UserptrSystem(KernelSteps):
         for g, u, p, f in a["tlb"]:
             self.gpu.tlb[int(g)][(str(u), int(p))] = int(f)
         self.bad_read = bool(a["badRead"])
+        self._validate()
+
+    def _validate(self) -> None:
+        """Names the state holds must be names of this configuration."""
+        if {self.vm_lock, self.nl} - {"", *KTHREADS}:
+            raise ValueError(f"lock holders {self.vm_lock!r}, {self.nl!r} are not threads")
+        named = (self.vm_bound | self.failed | self.zapped | self.invalidated | self.repin
+                 | self.rebind | self.job_uses | {j.u for j in self.ptq}
+                 | {_va(k)[0] for k in self.gpu.pte} | {th.cur for th in self.threads.values()})
+        unknown = named - {"", *self.order}
+        if unknown:
+            raise ValueError(f"no userptr(s) {sorted(unknown)}")
 
     # -------------------------------------------------------------- steps
 

@@ -133,3 +133,45 @@ def test_random_runs_keep_every_invariant_upstream(mode: str) -> None:
         restored = system(mode, hmm_timeout=seed % 2 == 1, max_exec=2)
         restored.restore(s.abstract())
         assert restored.abstract() == s.abstract()
+
+
+@pytest.mark.parametrize(("breaks", "invariant"), [
+    (lambda s: setattr(s.mm, "seq", s.mm.seq + 1), "SeqParityInv"),
+    (lambda s: s.stale.append("GT 0 read (u1, 0) through frame 0"), "NoStaleAccessInv"),
+    (lambda s: setattr(s, "bad_read", True), "DataInv"),
+    (lambda s: s.dma.map("u1", [7]), "DmaInv"),
+    (lambda s: setattr(s, "freed_touch", True), "SgLiveInv"),
+    (lambda s: (s.repin.add("u1"), s.rebind.add("u1")), "ListInv"),
+    (lambda s: setattr(s, "nl", "worker"), "LockInv"),
+    (lambda s: setattr(s, "vm_lock", "exec"), "LockInv"),
+])
+def test_each_invariant_fails_on_a_state_that_breaks_it(breaks: Any, invariant: str) -> None:
+    s = system("lr")
+    check_userptr(s)
+    breaks(s)
+    with pytest.raises(InvariantViolation) as e:
+        check_userptr(s)
+    assert e.value.invariant == invariant
+
+
+def test_a_stale_commit_and_a_lost_list_fail() -> None:
+    s = system("fault", "seed")
+    assert run(s, *bind("bind", "u1")[:3], ("InvStart", 0, "migrate"), ("Notify", "u1"),
+               ("NlRead", "bind", "u1"), ("Check", "bind", "u1"),
+               ("Commit", "bind", "u1")) == "CommitInv"
+    s = system("lr")
+    assert run(s, *bind("bind", "u1"), ("PtRun",), ("InvStart", 0, "migrate"),
+               ("Notify", "u1")) is None
+    s.invalidated.discard("u1")                 # as A2 would leave it
+    with pytest.raises(InvariantViolation, match="ListInv"):
+        check_userptr(s)
+
+
+@pytest.mark.parametrize(("var", "bad"), [("vmLock", "x"), ("nl", None), ("vmBound", ["u9"]),
+                                          ("ptq", "x"), ("gpuPte", [[1, "a"]])])
+def test_a_state_of_the_wrong_shape_is_refused_and_changes_nothing(var: str, bad: Any) -> None:
+    s = system("lr")
+    before = s.abstract()
+    with pytest.raises(GpuVmError, match="not a userptr state"):
+        s.restore({**before, var: bad})
+    assert s.abstract() == before
