@@ -78,6 +78,7 @@ SYSTEM = "userptr"
 MODES = ("fault", "lr", "dmafence")
 PROFILES = ("seed", "upstream")
 KTHREADS = ("bind", "worker", "fault", "exec")
+PIN_ERRORS = ("EBUSY", "ENOMEM")   # populate's -EBUSY (hmm timeout), -ENOMEM (the sg, DMA)
 NEVER = -2                   # userptr->notifier_seq before any populate (LONG_MAX)
 
 _T, _U = Param("t", NAME), Param("u", NAME)
@@ -91,12 +92,14 @@ VOCABULARY = Vocabulary(SYSTEM, (
     Action("PinBegin", "pin_begin", (_T, _U), ("EBUSY",)),
     Action("PinFault", "pin_fault", (_T, _U), ("EBUSY",)),
     Action("PinTimeout", "pin_timeout", (_T, _U), ("EBUSY",)),
+    Action("PinNoMem", "pin_nomem", (_T, _U), ("EBUSY",)),
     Action("PinMap", "pin_map", (_T, _U), ("EBUSY",)),
     Action("RepinZap", "repin_zap", (_T, _U), ("EBUSY",)),
     Action("NlRead", "nl_read", (_T, _U), ("EBUSY",)),
     Action("Check", "check", (_T, _U), ("EBUSY",)),
     Action("Commit", "commit", (_T, _U), ("EBUSY",)),
     Action("NlUnlock", "nl_unlock", (_T, _U), ("EBUSY",)),
+    Action("AddFence", "add_fence", (_T, _U), ("EBUSY",)),
     Action("Rebind", "rebind_", (_T, _U), ("EBUSY",)),
     Action("WorkerStart", "worker_start", (), ("EBUSY",)),
     Action("Resume", "resume", (), ("EBUSY",)),
@@ -110,6 +113,15 @@ VOCABULARY = Vocabulary(SYSTEM, (
     Action("GpuAccess", "gpu_access", (Param("g", INT), _U, Param("p", INT),
                                        Param("rw", NAME)), ("EBUSY",)),
 ))
+
+
+#: where a kernel thread must be for each of its steps
+_AT = {"PinBegin": ("start", "pin"), "PinFault": ("hmm",), "PinTimeout": ("hmm",),
+       "PinNoMem": ("map",), "PinMap": ("map",), "RepinZap": ("zap",), "NlRead": ("nlread",),
+       "Check": ("check",), "Commit": ("commit",), "NlUnlock": ("unlock",),
+       "AddFence": ("fence",), "Rebind": ("rebind",)}
+#: the callback stage each of the mm's callback steps runs from
+_CB_AT = {"Notify": "todo", "FenceWait": "wait", "Zap": "zap"}
 
 
 def _va(key: object) -> list[Any]:
@@ -157,8 +169,8 @@ class UserptrSystem(KernelSteps):
     def __init__(self, pages: int, userptrs: Mapping[str, Sequence[int]],
                  order: Sequence[str] | None = None, *, gts: Sequence[int] = (0, 1),
                  mode: str = "lr", max_inv: int = 1, max_exec: int = 1,
-                 hmm_timeout: bool = False, profile: str = "upstream",
-                 tracer: Tracer = NOP) -> None:
+                 pin_errors: Sequence[str] = (), write_pages: Sequence[int] | None = None,
+                 profile: str = "upstream", tracer: Tracer = NOP) -> None:
         if mode not in MODES or profile not in PROFILES:
             raise InvalidArgument(f"mode {mode!r}, profile {profile!r} (modes: "
                                   f"{', '.join(MODES)}; profiles: {', '.join(PROFILES)})")
@@ -170,13 +182,20 @@ class UserptrSystem(KernelSteps):
             raise InvalidArgument(f"order {self.order} is not the userptrs {sorted(ranges)}")
         self.pages, self.ranges, self.gts = int(pages), ranges, [int(g) for g in gts]
         self.mode, self.profile = mode, profile
-        self.max_inv, self.max_exec, self.hmm_timeout = int(max_inv), int(max_exec), \
-            bool(hmm_timeout)
+        if set(pin_errors) - set(PIN_ERRORS):
+            raise InvalidArgument(f"pin errors {list(pin_errors)} (known: {', '.join(PIN_ERRORS)})")
+        self.max_inv, self.max_exec = int(max_inv), int(max_exec)
+        self.pin_errors = sorted(set(pin_errors))
+        self.write_pages = sorted(set(range(self.pages) if write_pages is None
+                                      else (int(p) for p in write_pages)))
+        if any(not 0 <= p < self.pages for p in self.write_pages):
+            raise InvalidArgument(f"write pages {self.write_pages} over {pages} page(s)")
         self.tracer = tracer
         self._config = {"pages": self.pages, "userptrs": {u: list(r) for u, r in ranges.items()},
                         "order": list(self.order), "gts": list(self.gts), "mode": mode,
                         "max_inv": self.max_inv, "max_exec": self.max_exec,
-                        "hmm_timeout": self.hmm_timeout, "profile": profile}
+                        "pin_errors": list(self.pin_errors),
+                        "write_pages": list(self.write_pages), "profile": profile}
         self._reset()
 
     def _reset(self) -> None:
@@ -225,7 +244,8 @@ class UserptrSystem(KernelSteps):
                    gts=list(config.get("gts", (0, 1))), mode=str(config.get("mode", "lr")),
                    max_inv=int(config.get("max_inv", 1)),
                    max_exec=int(config.get("max_exec", 1)),
-                   hmm_timeout=bool(config.get("hmm_timeout", False)),
+                   pin_errors=[str(e) for e in config.get("pin_errors", ())],
+                   write_pages=config.get("write_pages"),
                    profile=str(config.get("profile", "upstream")))
 
     def abstract(self) -> dict[str, Any]:
@@ -245,7 +265,7 @@ class UserptrSystem(KernelSteps):
             "nseq": {u: self.mm.notifiers[u].seq for u in self.order},
             "cpuPte": {str(p): self.mm.pte.get(p, -1) for p in range(self.pages)},
             "nextFrame": self.mm.next_frame,
-            "mem": {str(f): v for f, v in sorted(self.mm.mem.items())},
+            "mem": {str(f): self.mm.mem.get(f, 0) for f in range(self.frames())},
             "expect": {str(p): v for p, v in self.expect.items()},
             "useq": dict(self.useq),
             "pinned": {u: sorted([p, f] for p, f in m.items()) for u, m in self.pinned.items()},
@@ -258,11 +278,13 @@ class UserptrSystem(KernelSteps):
             "job": self.job, "deps": self.deps, "jobUses": sorted(self.job_uses),
             "nexec": self.nexec,
             "gpuPte": sorted([*_va(k), f] for k, f in self.gpu.pte.items()),
-            "tlb": sorted([g, *_va(k), f] for g, t in self.gpu.tlb.items()
-                          for k, f in t.items()),
+            "tlb": sorted([self.gts[g], *_va(k), f] for g, t in self.gpu.tlb.items()
+                          for k, f in t.items() if self.gpu.pte.get(k) != f),
             "badRead": self.bad_read,
             "extra": {"doomed": sorted(self.doomed), "stale": list(self.stale),
-                      "mm": self.mm.to_json(), "changed": self.mm_changed},
+                      "mm": self.mm.to_json(), "changed": self.mm_changed,
+                      "tlb": sorted([g, *_va(k), f] for g, t in self.gpu.tlb.items()
+                                    for k, f in t.items())},
         }
 
     def restore(self, a: Mapping[str, Any]) -> None:
@@ -273,8 +295,12 @@ class UserptrSystem(KernelSteps):
             self._load(saved)
             raise InvalidArgument(f"not a userptr state: {type(e).__name__}: {e}") from None
 
+    def frames(self) -> int:
+        """The frames a run can use: one per page, one more per invalidation."""
+        return self.pages + self.max_inv
+
     def _load(self, a: Mapping[str, Any]) -> None:
-        x = a["extra"]
+        x = a["extra"] if "extra" in a else self._derived(a)
         self.mm = Mm.from_json(x["mm"])
         self.mm_changed = bool(x["changed"])
         self.doomed = {int(f) for f in x["doomed"]}
@@ -300,10 +326,41 @@ class UserptrSystem(KernelSteps):
         self.job_uses, self.nexec = set(map(str, a["jobUses"])), int(a["nexec"])
         self.gpu = Gpu(len(self.gts), {(str(u), int(p)): int(f) for u, p, f in a["gpuPte"]},
                        {g: {} for g in range(len(self.gts))})
-        for g, u, p, f in a["tlb"]:
+        for g, u, p, f in x["tlb"]:
             self.gpu.tlb[int(g)][(str(u), int(p))] = int(f)
         self.bad_read = bool(a["badRead"])
         self._validate()
+
+    def _derived(self, a: Mapping[str, Any]) -> dict[str, Any]:
+        """``extra`` from the variables the spec has: the mm (its VMAs the runs of
+        mapped pages; a frame allocated and no longer mapped is freed), the old frame
+        once every callback returned, the whole TLB (an entry equal to its PTE reaches
+        what a walk does, so none is one)."""
+        pte = {int(p): int(f) for p, f in a["cpuPte"].items() if int(f) != -1}
+        nxt = int(a["nextFrame"])
+        vmas: list[list[int]] = []
+        for p in sorted(pte):
+            if vmas and vmas[-1][1] == p:
+                vmas[-1][1] = p + 1
+            else:
+                vmas.append([p, p + 1])
+        m = a["mm"]
+        st, page, cb = str(m["st"]), int(m["page"]), {str(u): str(v) for u, v in m["cb"].items()}
+        inv = None if st == "idle" else {
+            "event": str(m["ev"]), "pages": [page], "blockable": True,
+            "pending": [u for u in sorted(cb) if cb[u] in ("todo", "wait", "zap")],
+            "called": [u for u in sorted(cb) if cb[u] == "done"]}
+        over = all(v in ("none", "done") for v in cb.values())
+        mem = {str(f): int(v) for f, v in a["mem"].items() if int(f) < nxt}
+        mm = {"vmas": vmas, "pte": {str(p): f for p, f in pte.items()}, "mem": mem,
+              "freed": sorted(set(range(nxt)) - set(pte.values())), "next": nxt,
+              "seq": int(a["mmSeq"]),
+              "notifiers": {u: [*self.ranges[u], int(a["nseq"][u])] for u in self.order},
+              "inv": inv, "users": 1, "count": 1 + len(self.order)}
+        gt = {g: i for i, g in enumerate(self.gts)}
+        return {"mm": mm, "changed": st == "end",
+                "doomed": [pte[page]] if st == "cb" and over else [], "stale": [],
+                "tlb": [[gt[int(g)], u, p, f] for g, u, p, f in a["tlb"]]}
 
     def _validate(self) -> None:
         """Names the state holds must be names of this configuration."""
@@ -319,9 +376,12 @@ class UserptrSystem(KernelSteps):
     # -------------------------------------------------------------- steps
 
     mm_changed = False
+    _trying = False
 
     def _act(self, name: str, args: dict[str, Any], body: Callable[[], Any]) -> Any:
         """One step; a step that cannot happen now is -EBUSY and changes nothing."""
+        if self._trying:          # enabled() restores the state after every try
+            return body()
         saved = self.abstract()
         try:
             result = body()
@@ -468,8 +528,9 @@ class UserptrSystem(KernelSteps):
             if self.mode != "fault" and self.job != "running":
                 raise Busy("the engine does not run")
             if u not in self.in_use() or u in self.failed or rw not in ("r", "w") \
-                    or not self.ranges[u][0] <= p < self.ranges[u][1] or g not in self.gts:
-                raise Busy(f"the GPU does not use ({u}, {p}) on GT {g}")
+                    or not self.ranges[u][0] <= p < self.ranges[u][1] or g not in self.gts \
+                    or (rw == "w" and p not in self.write_pages):
+                raise Busy(f"the GPU does not {rw} ({u}, {p}) on GT {g}")
             f = self.gpu.translate(self.gts.index(g), (u, p))
             if f is None:
                 raise Busy(f"({u}, {p}) has no translation on GT {g}: a GPU fault")
@@ -500,8 +561,9 @@ class UserptrSystem(KernelSteps):
                                             "FaultDone")]
             for t in KTHREADS:
                 out += [(a, {"t": t, "u": u}) for a in (
-                    "PinBegin", "PinFault", "PinTimeout", "PinMap", "RepinZap", "NlRead",
-                    "Check", "Commit", "NlUnlock", "Rebind") if self.threads[t].cur == u]
+                    "PinBegin", "PinFault", "PinTimeout", "PinNoMem", "PinMap", "RepinZap",
+                    "NlRead", "Check", "Commit", "NlUnlock", "AddFence", "Rebind")
+                    if self.threads[t].cur == u]
             for g in self.gts:
                 for p in range(*self.ranges[u]):
                     out += [("GpuAccess", {"g": g, "u": u, "p": p, "rw": rw})
@@ -510,21 +572,40 @@ class UserptrSystem(KernelSteps):
                                   "JobStart", "JobDone")]
         return out
 
+    def _may(self, action: str, args: Mapping[str, Any]) -> bool:
+        """A necessary condition of ``action(args)``: where its thread must be (a cheap
+        filter before the step is tried)."""
+        if action in _AT:
+            th = self.threads[args["t"]]
+            return th.pc in _AT[action] and th.cur == args["u"]
+        if action in ("Notify", "FenceWait", "Zap"):
+            return self.mm.inv is not None and self.cb[args["u"]] == _CB_AT[action]
+        if action == "InvStart":
+            return self.mm.inv is None and self.inv_count < self.max_inv
+        if action in ("CpuUpdate", "InvEnd"):
+            return self.mm.inv is not None and self.mm.inv.pages == (args["p"],)
+        if action == "GpuAccess":
+            return (self.mode == "fault" or self.job == "running") \
+                and args["u"] in self.in_use()
+        return True
+
     def enabled(self) -> list[tuple[str, dict[str, Any]]]:
         """The steps that can happen now (each tried, and undone)."""
         out = []
         saved = self.abstract()
-        tracer, self.tracer = self.tracer, NOP
+        self._trying = True
         try:
             for action, args in self.candidates():
+                if not self._may(action, args):
+                    continue
                 try:
                     VOCABULARY.perform(self, action, args)
+                    out.append((action, args))
                 except GpuVmError:
-                    continue
-                except Exception:   # an invariant the step broke: it is enabled
                     pass
-                out.append((action, args))
+                except Exception:   # an invariant the step broke: it is enabled
+                    out.append((action, args))
                 self._load(saved)
         finally:
-            self.tracer = tracer
+            self._trying = False
         return out

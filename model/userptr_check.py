@@ -4,6 +4,11 @@
                       invalidation is in progress (2.1).
 ``NoStaleAccessInv``  (S1) no GPU access reached a frame once the callbacks of
                       the invalidation that takes it away had all returned.
+``NoStaleTranslationInv``
+                      (S1, over what the engine can reach) while the engine
+                      can run, every translation of a userptr the GPU may use
+                      names the frame the CPU maps at that page, and not one
+                      whose callback for the running invalidation returned.
 ``DataInv``           a GPU read returned the value last written at that CPU
                       address.
 ``DmaInv``            each userptr's DMA-mapped frames are exactly its sg's:
@@ -41,6 +46,9 @@ def check_userptr(s: UserptrSystem) -> None:
                                  f"{'an' if s.mm.inv else 'no'} invalidation runs")
     if s.stale:
         raise InvariantViolation("NoStaleAccessInv", s.stale[0])
+    reach = _stale_translation(s)
+    if reach:
+        raise InvariantViolation("NoStaleTranslationInv", reach)
     if s.bad_read:
         raise InvariantViolation("DataInv", "a GPU read returned another value than the one "
                                  "last written at that CPU address")
@@ -71,3 +79,23 @@ def check_userptr(s: UserptrSystem) -> None:
                                  f"{s.threads[s.nl].pc}")
     if s.vm_lock and s.threads[s.vm_lock].pc in ("idle", "done"):
         raise InvariantViolation("LockInv", f"{s.vm_lock} holds vm->lock while idle")
+
+
+def _stale_translation(s: UserptrSystem) -> str:
+    if s.mode != "fault" and s.job != "running":
+        return ""
+    inv = s.mm.inv
+    for u in sorted(s.in_use()):
+        for p in range(*s.ranges[u]):
+            for gi, g in enumerate(s.gts):
+                f = s.gpu.translate_peek(gi, (u, p))
+                if f is None:
+                    continue
+                cpu = s.mm.pte.get(p)
+                if f != cpu:
+                    return (f"GT {g} translates ({u}, {p}) to frame {f}; the CPU maps "
+                            f"{'nothing' if cpu is None else f'frame {cpu}'} there")
+                if inv is not None and p in inv.pages and s.cb[u] == "done":
+                    return (f"GT {g} translates ({u}, {p}) to frame {f}, which {u}'s "
+                            "callback has given up")
+    return ""

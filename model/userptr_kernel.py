@@ -59,7 +59,7 @@ class KernelSteps:
         dma: DmaMap
         mode: str
         profile: str
-        hmm_timeout: bool
+        pin_errors: list[str]
         max_exec: int
         order: list[str]
         ranges: dict[str, tuple[int, int]]
@@ -112,7 +112,7 @@ class KernelSteps:
             th.pc, th.cur = ("resume" if t == "worker" else "arm"), ""
 
     def _populated(self, t: str, u: str, r: str) -> None:
-        """Populate of u by t returned r ("OK", "EFAULT", "EBUSY")."""
+        """Populate of u by t returned r ("OK", "EFAULT", "EBUSY", "ENOMEM")."""
         th = self.threads[t]
         if t in ("bind", "fault"):
             if r == "OK":
@@ -148,7 +148,6 @@ class KernelSteps:
         th = self.threads["bind"]
         k = self.order.index(th.cur) + 1
         th.pc, th.cur = ("start", self.order[k]) if k < len(self.order) else ("done", "")
-        th.got = {}
 
     # ----------------------------------------------------------- populate
 
@@ -186,10 +185,20 @@ class KernelSteps:
     def pin_timeout(self, t: str, u: str) -> None:
         def body() -> None:
             th = self._at(t, u, "hmm")
-            if not self.hmm_timeout or not self.mm.read_retry(u, th.seq):
+            if "EBUSY" not in self.pin_errors or not self.mm.read_retry(u, th.seq):
                 raise Busy("no -EBUSY whose timeout expired")
             self._populated(t, u, "EBUSY")
         self._act("PinTimeout", {"t": t, "u": u}, body)
+
+    def pin_nomem(self, t: str, u: str) -> None:
+        """Building or DMA-mapping the sg fails: populate returns -ENOMEM."""
+        def body() -> None:
+            th = self._at(t, u, "map")
+            if "ENOMEM" not in self.pin_errors:
+                raise Busy("no -ENOMEM in this configuration")
+            th.got = {}
+            self._populated(t, u, "ENOMEM")
+        self._act("PinNoMem", {"t": t, "u": u}, body)
 
     def pin_map(self, t: str, u: str) -> None:
         def body() -> None:
@@ -198,7 +207,7 @@ class KernelSteps:
                 if self.nl:
                     raise Busy(f"the notifier lock is held by {self.nl}")
                 if self.mm.read_retry(u, th.seq):
-                    th.pc, th.got = "pin", {}
+                    th.pc = "pin"               # the pfns are stale: populate again
                     return
             if any(f in self.mm.freed for f in th.got.values()):
                 self.freed_touch = True         # A10: the pages may be gone
@@ -241,8 +250,12 @@ class KernelSteps:
             th = self._at(t, u, "check")
             moved = self.mm.read_retry(u, self.useq[u])
             if self.mode == "fault":
-                if self.profile == "upstream" and moved:   # R13: -EAGAIN, populate again
-                    self.nl, th.pc = "", "pin"
+                if self.profile == "upstream" and moved:
+                    # R13: -EAGAIN; a user bind returns it (the user retries), the
+                    # fault handler starts the fault over
+                    self.nl = ""
+                    self._release(t)
+                    th.pc = "start" if t == "bind" else "retry"
                     return
             elif not self.initial_bind[u] and moved:
                 self.invalidated.add(u)
@@ -257,6 +270,7 @@ class KernelSteps:
         self.ptq.append(PtJob(u, dict(self.pinned[u]), True, self.useq[u],
                               self.mm.notifiers[u].seq, u in self.invalidated, t))
         self.bind_seq[u] = self.useq[u]
+        self.zapped.discard(u)
 
     def commit(self, t: str, u: str) -> None:
         def body() -> None:
@@ -270,15 +284,31 @@ class KernelSteps:
 
     def nl_unlock(self, t: str, u: str) -> None:
         def body() -> None:
-            th = self._at(t, u, "unlock")
+            self._at(t, u, "unlock")
             self.nl = ""
-            if t == "bind":
-                self.vm_bound.add(u)
-                self._release(t)
-                self._next_bind()
-            else:
-                th.pc = "wait"
+            self._bind_over(t, u)
         self._act("NlUnlock", {"t": t, "u": u}, body)
+
+    def _bind_over(self, t: str, u: str) -> None:
+        """The bind thread's VM_BIND returns 0: u is the GPU's to use, the next userptr;
+        the fault handler waits for its bind's fence."""
+        if t == "bind":
+            self.vm_bound.add(u)
+            self._release(t)
+            self._next_bind()
+        else:
+            self.threads[t].pc = "wait"
+
+    def add_fence(self, t: str, u: str) -> None:
+        """The bind's fence added to the VM's resv after up_read: a step of the bad
+        order only (A23); the bind here adds it in ``Commit``, under the lock."""
+        def body() -> None:
+            self._at(t, u, "fence")
+            for j in self.ptq:
+                if j.by == t:
+                    j.fenced = True
+            self._bind_over(t, u)
+        self._act("AddFence", {"t": t, "u": u}, body)
 
     def rebind_(self, t: str, u: str) -> None:
         """A worker's or exec's rebind of u: under the notifier lock, its PT job queued
@@ -354,8 +384,10 @@ class KernelSteps:
     def fault_begin(self, u: str) -> None:
         def body() -> None:
             th = self.threads["fault"]
-            if self.mode != "fault" or th.pc != "idle" or u not in self.vm_bound \
-                    or u in self.failed or not self.faults(u):
+            retry = th.pc == "retry" and th.cur == u
+            if self.mode != "fault" or (not retry and (
+                    th.pc != "idle" or u not in self.vm_bound or u in self.failed
+                    or not self.faults(u))):
                 raise Busy(f"no GPU fault on {u}")
             if self.vm_lock:
                 raise Busy(f"vm->lock is held by {self.vm_lock}")
@@ -368,9 +400,9 @@ class KernelSteps:
             th = self._at("fault", u, "wait")
             if any(j.by == "fault" for j in self.ptq):
                 raise Busy("the fault's bind has not signalled")
+            self._release("fault")
             if self.mm.read_retry(u, self.useq[u]):
-                th.pc = "pin"                  # check_repin: -EAGAIN, populate and bind again
+                th.pc = "retry"                # check_repin: -EAGAIN, the fault starts over
                 return
             th.pc, th.cur = "idle", ""
-            self._release("fault")
         self._act("FaultDone", {"u": u}, body)

@@ -1,13 +1,17 @@
 """Userptr.tla under TLC: the small model's counts and the five failure configs the
-userptr issue names, each violated within 20 steps."""
+userptr issue names, each violated within 20 steps; each counterexample renders with
+``show`` (a thread timeline), leaves the real model, and replays on its model mutant,
+which breaks an invariant at the trace's last step."""
 
 from __future__ import annotations
 
 import io
 import json
 
+from checks import mutants
 from checks.cli import main
 from checks.manifest import load_manifest
+from checks.replay import replay
 from checks.systems import get
 from checks.traces import read_trace
 
@@ -28,3 +32,13 @@ def test_the_small_model_and_the_named_failure_configs(tmp_path: object) -> None
         trace = read_trace(r["trace"])
         assert len(trace.steps) - 1 <= 20, (name, len(trace.steps))
         assert manifest.model(name).violated in r["detail"], r["detail"]
+        out = io.StringIO()
+        assert main(["show", r["trace"]], out, io.StringIO()) == 0
+        text = out.getvalue()
+        assert "mm" in text and "bind" in text and "^ " in text, (name, text)
+        assert not replay(trace).clean, name     # the spec's bad variant is not the model
+        mutant = manifest.model(name).mutant
+        assert mutant is not None, name
+        proc = mutants.run_on_mutant(mutant, ["replay", r["trace"], "--json"], 120.0)
+        doc = json.loads(proc.stdout)["results"][0]
+        assert doc.get("divergence_step") is None and doc["reproduced"], (name, proc.stdout)

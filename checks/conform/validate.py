@@ -7,13 +7,19 @@ in a temporary directory, never into ``specs/`` -- holding
 ``Tables``
     per logged variable, the distinct values the runs hold, in the spec's
     encoding (the system's codec), written once each;
+``Logged``
+    the logged variables' names;
 ``Traces``
     per run, its states ``[a |-> action, p |-> <<args in the spec's order>>,
-    v |-> [var |-> index into Tables[var], ...]]``;
+    v |-> <<index into Tables[Logged[k]] of the k-th logged variable, ...>>]``;
 ``DoAction(name, p)``
     the spec action of that name applied to the positional arguments,
     generated from the system's action vocabulary (one declaration: names,
     parameters and their order).
+
+Every tuple is split into definitions of a few elements each (SANY's time
+grows with the square of one expression's size: one 50,000-element tuple
+takes it half a minute, the same in short definitions a second).
 
 The spec folder's ``Trace<Spec>.tla`` follows each run: a recorded step is
 matched only by the spec action of its name and arguments leading to a state
@@ -93,29 +99,60 @@ def data_module(system: System, traces: Sequence[Trace], logged: Sequence[str]) 
         text = tla(codec.to_spec(var, value))
         return tables[var].setdefault(text, len(tables[var]) + 1)
 
-    runs = []
+    runs: list[list[str]] = []
     for tr in traces:
         states = []
         for s in tr.steps:
             p = [] if s.index == 0 else codec.args_to_spec(s.action, s.args)
-            v = {var: index(var, s.state[var]) for var in logged}
+            v = [index(var, s.state[var]) for var in logged]
             states.append(f"[a |-> {tla(s.action)}, p |-> {tla(p)}, v |-> {tla(v)}]")
-        runs.append("<<" + ", ".join(states) + ">>")
+        runs.append(states)
     name = f"Trace{system.spec}Data"
     lines = [f"{'-' * 20} MODULE {name} {'-' * 20}",
              f"\\* Recorded runs of the model, written by gpuvm-check conform {system.name}",
              f"\\* (the layout is described in Trace{system.spec}.tla).",
-             f"EXTENDS {_base(system)}", "", *codec.definitions(traces[0].config), "",
-             "Tables == ["]
+             f"EXTENDS Sequences, {_base(system)}", "", *codec.definitions(traces[0].config), ""]
+    fields = []
     for k, var in enumerate(logged):
-        rows = list(tables[var])
-        body = ", ".join(rows)
-        lines.append(f"  {'' if k == 0 else ', '}{var} |-> <<{body}>>")
-    lines.append("]")
-    lines.append("Traces == <<")
-    lines += [("  " if i == 0 else ", ") + r for i, r in enumerate(runs)]
-    lines += [">>", "", *dispatch(system), "=" * 60, ""]
+        lines += tuple_defs(f"TrTable{k}", list(tables[var]))
+        fields.append(f"{var} |-> TrTable{k}")
+    lines += ["Tables == [" + ", ".join(fields) + "]",
+              "Logged == " + tla(list(logged)), ""]
+    for i, r in enumerate(runs):
+        lines += tuple_defs(f"TrRun{i + 1}", r, RUN_WIDTH)
+    lines += tuple_defs("Traces", [f"TrRun{i + 1}" for i in range(len(runs))])
+    lines += ["", *dispatch(system), "=" * 60, ""]
     return "\n".join(lines)
+
+
+#: the most elements one tuple of the data module has (SANY's time grows with
+#: the square of a tuple's length: 50,000 integers in one tuple take it 30 s)
+TUPLE_WIDTH = 64
+#: the states of a run per definition (a state is a record holding a tuple)
+RUN_WIDTH = 4
+_CONCAT = " \\o "
+
+
+def tuple_defs(name: str, items: Sequence[str], width: int = TUPLE_WIDTH) -> list[str]:
+    """``name == <<items>>`` as definitions of at most ``width`` elements each:
+    chunks ``name_k`` joined with ``\\o`` (in a tree, for very long ones)."""
+    if len(items) <= width:
+        return [f"{name} == <<{', '.join(items)}>>"]
+    out: list[str] = []
+    parts = []
+    for k in range(0, len(items), width):
+        part = f"{name}_{k // width}"
+        out.append(f"{part} == <<{', '.join(items[k:k + width])}>>")
+        parts.append(part)
+    while len(parts) > TUPLE_WIDTH:   # join the chunks a level at a time
+        joined = []
+        for k in range(0, len(parts), TUPLE_WIDTH):
+            part = f"{name}_j{len(out)}"
+            out.append(f"{part} == {_CONCAT.join(parts[k:k + TUPLE_WIDTH])}")
+            joined.append(part)
+        parts = joined
+    out.append(f"{name} == {_CONCAT.join(parts)}")
+    return out
 
 
 def trace_cfg(system: System, config: Mapping[str, Any], traces: Sequence[Trace],

@@ -225,21 +225,21 @@ def userptr_program(mode: str = "lr", *, profile: str = "upstream", reclaim: boo
                 if s == "Commit":
                     yield Point("write", "pt.entries", "w", label=f"xe_pt_commit({u})")
                 yield from step(s, t=t, u=u)
-                if sys.threads[t].pc == "pin":      # -EAGAIN from the check
+                if sys.threads[t].pc in ("start", "retry"):     # -EAGAIN from the check
                     break
             yield from up_read("notifier_lock")
             yield from ww_unlock("resv:vm")
 
         def bind() -> Gen:
+            th = sys.threads["bind"]
             for u in sys.order:
-                yield from down_write("vm.lock")
-                th = sys.threads["bind"]
-                while th.cur == u and th.pc != "done":
+                while th.cur == u and th.pc != "done":      # -EAGAIN: the user calls again
+                    yield from down_write("vm.lock")
                     yield from populate("bind", u)
-                    if th.cur != u:
-                        break                           # the ioctl failed
-                    yield from commit("bind", u, ("NlRead", "Check", "Commit", "NlUnlock"))
-                yield from up_write("vm.lock")
+                    if th.cur == u:                         # else the ioctl failed
+                        yield from commit("bind", u, ("NlRead", "Check", "Commit",
+                                                      "NlUnlock"))
+                    yield from up_write("vm.lock")
             done.add("bind")
 
         def quiet() -> bool:
@@ -282,6 +282,10 @@ def userptr_program(mode: str = "lr", *, profile: str = "upstream", reclaim: boo
                 yield from step("FaultBegin", u=u)
                 th = sys.threads["fault"]
                 while th.cur == u and th.pc != "idle":
+                    if th.pc == "retry":                # -EAGAIN: the fault starts over
+                        yield from up_write("vm.lock")
+                        yield from down_write("vm.lock")
+                        yield from step("FaultBegin", u=u)
                     yield from populate("fault", u)
                     if th.pc == "nlread":
                         yield from commit("fault", u, ("NlRead", "Check", "Commit",

@@ -11,8 +11,9 @@
 (*   Tables[x]        the distinct values of logged variable x, in         *)
 (*                    DrmExec's encoding;                                  *)
 (*   Traces[t][k]     state k of run t: [a |-> action name, p |-> <<the    *)
-(*                    thread>>, v |-> [x |-> index into Tables[x]]] for    *)
-(*                    the logged variables x.                              *)
+(*                    thread>>, v |-> <<the index into Tables[x] of each   *)
+(*                    logged variable x, in the order of Logged>>].        *)
+(*   Logged           the names of the logged variables, in that order.    *)
 (*   DoAction(n, p)   DrmExec's action named n applied to thread p[1]      *)
 (*                    (generated from the model's action vocabulary).      *)
 (*                                                                         *)
@@ -45,8 +46,10 @@ VARIABLES
 traceVars == <<vars, t, i, h>>
 
 \* The logged variables of recorded state st agree with the spec's state.
-Matches(st) == \A x \in DOMAIN st.v : Observed[x] = Tables[x][st.v[x]]
-MatchesNext(st) == \A x \in DOMAIN st.v : Observed'[x] = Tables[x][st.v[x]]
+Matches(st) ==
+    \A k \in DOMAIN st.v : Observed[Logged[k]] = Tables[Logged[k]][st.v[k]]
+MatchesNext(st) ==
+    \A k \in DOMAIN st.v : Observed'[Logged[k]] = Tables[Logged[k]][st.v[k]]
 
 -----------------------------------------------------------------------------
 (******************************** Init *************************************)

@@ -8,8 +8,10 @@
 (*   Tables[x]        the distinct values of logged variable x, in         *)
 (*                    GpuVm's encoding;                                    *)
 (*   Traces[t][k]     state k of run t: [a |-> action name, p |-> its      *)
-(*                    arguments in the operator's order, v |-> [x |->      *)
-(*                    index into Tables[x]]] for the logged variables x;   *)
+(*                    arguments in the operator's order, v |-> <<the index *)
+(*                    into Tables[x] of each logged variable x, in the     *)
+(*                    order of Logged>>];                                  *)
+(*   Logged           the names of the logged variables, in that order.    *)
 (*   DoAction(n, p)   GpuVm's action named n applied to p (generated from  *)
 (*                    the model's action vocabulary).                      *)
 (*                                                                         *)
@@ -42,8 +44,10 @@ traceVars == <<vars, t, i, h>>
 NoReqOffsets(a, g) == {}
 
 \* The logged variables of recorded state st agree with the spec's state.
-Matches(st) == \A x \in DOMAIN st.v : Observed[x] = Tables[x][st.v[x]]
-MatchesNext(st) == \A x \in DOMAIN st.v : Observed'[x] = Tables[x][st.v[x]]
+Matches(st) ==
+    \A k \in DOMAIN st.v : Observed[Logged[k]] = Tables[Logged[k]][st.v[k]]
+MatchesNext(st) ==
+    \A k \in DOMAIN st.v : Observed'[Logged[k]] = Tables[Logged[k]][st.v[k]]
 
 -----------------------------------------------------------------------------
 (******************************** Init *************************************)

@@ -21,8 +21,9 @@
 (*                    callback's steps and the fault handler's, <<p>> for  *)
 (*                    CpuUpdate and InvEnd, <<t, u>> for the populate and  *)
 (*                    bind steps, <<g, u, p, rw>> for GpuAccess, <<>> for  *)
-(*                    the others), v |-> [x |-> index into Tables[x]]] for *)
-(*                    the logged variables x.                              *)
+(*                    the others), v |-> <<the index into Tables[x] of     *)
+(*                    each logged variable x, in the order of Logged>>].   *)
+(*   Logged           the names of the logged variables, in that order.    *)
 (*   DoAction(n, p)   Userptr's action named n applied to p (generated     *)
 (*                    from the model's action vocabulary).                 *)
 (*                                                                         *)
@@ -59,8 +60,10 @@ VARIABLES
 traceVars == <<vars, t, i, h>>
 
 \* The logged variables of recorded state st agree with the spec's state.
-Matches(st) == \A x \in DOMAIN st.v : Observed[x] = Tables[x][st.v[x]]
-MatchesNext(st) == \A x \in DOMAIN st.v : Observed'[x] = Tables[x][st.v[x]]
+Matches(st) ==
+    \A k \in DOMAIN st.v : Observed[Logged[k]] = Tables[Logged[k]][st.v[k]]
+MatchesNext(st) ==
+    \A k \in DOMAIN st.v : Observed'[Logged[k]] = Tables[Logged[k]][st.v[k]]
 
 -----------------------------------------------------------------------------
 (******************************** Init *************************************)

@@ -223,7 +223,7 @@ VARIABLES
     nextFrame,      \* the frame a migration allocates next
     mem,            \* frame -> its content (0 or 1)
     expect,         \* page -> the value last written at that CPU address
-    useq,           \* userptr -> notifier_seq: the seq of its pinned pages (-1: never)
+    useq,           \* userptr -> notifier_seq: the seq of its pinned pages (Never: none)
     pinned,         \* userptr -> the <<page, frame>> pairs of its sg
     dma,            \* userptr -> frame -> how many times it is DMA-mapped for it
     freedTouch,     \* the kernel built an sg from a frame already freed (A10)
@@ -306,6 +306,13 @@ ASSUME WritePages \subseteq Pages
 -----------------------------------------------------------------------------
 (******************************** Init *************************************)
 
+\* mmu_interval_notifier_insert with no invalidation running gives the
+\* notifier the mm's seq minus one (so the first read_begin does not wait);
+\* a userptr never populated has a notifier_seq no notifier ever has (the
+\* kernel's LONG_MAX).
+InsertSeq == -1
+Never == -2
+
 MmIdle == [st |-> "idle", page |-> None, ev |-> "", cb |-> [u \in Userptrs |-> "none"]]
 NoPtes == [u \in Userptrs |-> [p \in Range[u] |-> None]]
 NoDma == [f \in Frames |-> 0]
@@ -320,17 +327,17 @@ Init ==
     /\ mm = MmIdle
     /\ mmSeq = 0
     /\ invCount = 0
-    /\ nseq = [u \in Userptrs |-> 0]
+    /\ nseq = [u \in Userptrs |-> InsertSeq]
     /\ cpuPte = [p \in Pages |-> p]
     /\ nextFrame = NP
     /\ mem = [f \in Frames |-> 0]
     /\ expect = [p \in Pages |-> 0]
-    /\ useq = [u \in Userptrs |-> -1]
+    /\ useq = [u \in Userptrs |-> Never]
     /\ pinned = [u \in Userptrs |-> {}]
     /\ dma = [u \in Userptrs |-> NoDma]
     /\ freedTouch = FALSE
     /\ initialBind = [u \in Userptrs |-> FALSE]
-    /\ bindSeq = [u \in Userptrs |-> -1]
+    /\ bindSeq = [u \in Userptrs |-> Never]
     /\ vmBound = {}
     /\ failed = {}
     /\ zapped = {}
@@ -997,24 +1004,24 @@ Current(u) == useq[u] = nseq[u]
 TypeOK ==
     /\ pc \in [KThreads -> PcValues]
     /\ cur \in [KThreads -> Userptrs \cup {""}]
-    /\ tseq \in [KThreads -> Nat]
+    /\ tseq \in [KThreads -> Nat \cup {InsertSeq}]
     /\ got \in [KThreads -> SUBSET (Pages \X Frames)]
     /\ vmLock \in KThreads \cup {""}
     /\ nl \in KThreads \cup {""}
     /\ mm.st \in MmStates /\ mm.page \in Pages \cup {NoFrame} /\ mm.ev \in Events \cup {""}
     /\ mm.cb \in [Userptrs -> CbStages]
     /\ mmSeq \in Nat /\ invCount \in 0 .. MaxInv
-    /\ nseq \in [Userptrs -> Nat]
+    /\ nseq \in [Userptrs -> Nat \cup {InsertSeq}]
     /\ cpuPte \in [Pages -> Frames \cup {NoFrame}]
     /\ nextFrame \in NP .. NP + MaxInv
     /\ mem \in [Frames -> {0, 1}]
     /\ expect \in [Pages -> {0, 1}]
-    /\ useq \in [Userptrs -> Nat \cup {-1}]
+    /\ useq \in [Userptrs -> Nat \cup {InsertSeq, Never}]
     /\ \A u \in Userptrs : pinned[u] \subseteq Range[u] \X Frames
     /\ dma \in [Userptrs -> [Frames -> Int]]
     /\ freedTouch \in BOOLEAN
     /\ initialBind \in [Userptrs -> BOOLEAN]
-    /\ bindSeq \in [Userptrs -> Nat \cup {-1}]
+    /\ bindSeq \in [Userptrs -> Nat \cup {InsertSeq, Never}]
     /\ vmBound \subseteq Userptrs /\ failed \subseteq Userptrs /\ zapped \subseteq Userptrs
     /\ invalidated \subseteq Userptrs /\ repin \subseteq Userptrs /\ rebind \subseteq Userptrs
     /\ ptq \in Seq(PtJob)
@@ -1046,10 +1053,10 @@ DataIntegrity ==
 
 \* The mm's invalidate seq is odd exactly while an invalidation runs; a
 \* notifier's seq is one the mm had during an invalidation (or the
-\* initial 0), never ahead of the mm's.
+\* one it was inserted with), never ahead of the mm's.
 SeqParity ==
     /\ (mmSeq % 2 = 1) <=> InvRunning
-    /\ \A u \in Userptrs : nseq[u] <= mmSeq /\ (nseq[u] = 0 \/ nseq[u] % 2 = 1)
+    /\ \A u \in Userptrs : nseq[u] <= mmSeq /\ (nseq[u] = InsertSeq \/ nseq[u] % 2 = 1)
 
 \* A userptr bound at least once whose last commit used pages older than
 \* its notifier, and whose PTEs were not zapped since.

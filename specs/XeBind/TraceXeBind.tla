@@ -13,8 +13,9 @@
 (*                    of <<page, entry>> pairs of the mapped pages);       *)
 (*   Traces[t][k]     state k of run t: [a |-> action name, p |-> the      *)
 (*                    action's arguments (<<thread>> for Bind and Restart, *)
-(*                    <<>> for Work), v |-> [x |-> index into Tables[x]]]  *)
-(*                    for the logged variables x.                          *)
+(*                    <<>> for Work), v |-> <<the index into Tables[x] of  *)
+(*                    each logged variable x, in the order of Logged>>].   *)
+(*   Logged           the names of the logged variables, in that order.    *)
 (*   DoAction(n, p)   XeBind's action named n applied to p (generated from *)
 (*                    the model's action vocabulary).                      *)
 (*                                                                         *)
@@ -50,8 +51,10 @@ VARIABLES
 traceVars == <<vars, t, i, h>>
 
 \* The logged variables of recorded state st agree with the spec's state.
-Matches(st) == \A x \in DOMAIN st.v : Observed[x] = Tables[x][st.v[x]]
-MatchesNext(st) == \A x \in DOMAIN st.v : Observed'[x] = Tables[x][st.v[x]]
+Matches(st) ==
+    \A k \in DOMAIN st.v : Observed[Logged[k]] = Tables[Logged[k]][st.v[k]]
+MatchesNext(st) ==
+    \A k \in DOMAIN st.v : Observed'[Logged[k]] = Tables[Logged[k]][st.v[k]]
 
 -----------------------------------------------------------------------------
 (******************************** Init *************************************)

@@ -7,10 +7,11 @@ callback, populate, the binder, the LR rebind worker, exec, the GPU fault
 handler, PT jobs and the GPU through a TLB per GT, each a step of the
 action vocabulary.  TLC runs the spec's models and failure configs; the
 model has its unit tests, state machines (Hypothesis picks the schedule),
-the ``userptr`` schedule suite and its mutants.  Conformance between the two
-is pending (``extra["pending"]``): it needs the codec's model side, and the
-model's state is not yet the spec's in every variable (populate's -ENOMEM,
-the TLB encoding, the GPU's write pages).
+the ``userptr`` schedule suite and its mutants.  Conformance: recorded
+random schedules of the model validated by TLC on every variable the spec
+has (``extra``, the model's own bookkeeping, is not logged), and every
+transition of the small exhaustive models replayed into the model, whose
+``restore`` derives ``extra`` from the spec's variables.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ SYSTEM = System(
     check_step=check_step,
     codec_ref="checks.systems.userptr.codec:CODEC",
     machines_ref="checks.systems.userptr.machine:MACHINES",
-    required=("mmSeq", "nseq", "cpuPte", "lastErr"),
-    extra={"pending": ("conform",)},
+    required=("pc", "mmSeq", "nseq", "cpuPte"),
+    runs_ref="checks.systems.userptr.runs:record_runs", run_variants=("upstream",),
+    render_ref="checks.systems.userptr.render:RENDERER",
+    extra={"logged": STATE[:-1], "max_hidden": 0},
 )

@@ -31,7 +31,7 @@ LAYOUTS: tuple[dict[str, list[int]], ...] = ({"u1": [0, 2], "u2": [1, 3]},
 
 def config(layout: int, mode: str, profile: str, max_inv: int) -> dict[str, Any]:
     return UserptrSystem(3, LAYOUTS[layout], mode=mode, profile=profile, max_inv=max_inv,
-                         max_exec=2, hmm_timeout=True).config()
+                         max_exec=2, pin_errors=("EBUSY", "ENOMEM")).config()
 
 
 class UserptrMachine(SystemMachine):
