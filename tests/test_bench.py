@@ -86,7 +86,9 @@ def test_bench_fuzz_shape() -> None:
                                       "nouveau-seed", "nouveau-fixed", "xe-seed", "xe-fixed",
                                       "userptr-lr", "userptr-fault", "userptr-dmafence",
                                       "userptr-seed-lr", "userptr-seed-fault",
-                                      "userptr-seed-dmafence"]
+                                      "userptr-seed-dmafence", "userptr-sched-lr",
+                                      "userptr-sched-fault", "userptr-sched-lr-reclaim",
+                                      "userptr-sched-seed-lr"]
     for r in rows:
         assert r.figures["steps"] > 0
         if r.name not in ("vmbo-rfc2023", "xe-seed") and "-seed-" not in r.name:

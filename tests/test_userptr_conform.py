@@ -77,12 +77,16 @@ def test_a_state_restored_from_the_spec_variables_behaves_as_the_original() -> N
 
 
 @pytest.mark.slow
-def test_a_model_mutant_fails_conformance(tmp_path: Path) -> None:
+def test_a_model_mutant_fails_conformance_both_ways(tmp_path: Path) -> None:
     from checks import mutants
 
-    proc = mutants.run_on_mutant("userptr-pt-run-keeps-tlb",
-                                 ["conform", "userptr", "--runs", "200", "--json",
+    proc = mutants.run_on_mutant("userptr-check-inverted",
+                                 ["conform", "userptr", "--runs", "100", "--json",
                                   "--out", str(tmp_path)], 600.0)
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     assert not doc["ok"] and doc["divergences"] > 0
+    by_name = {r["name"]: r for r in doc["results"]}
+    assert by_name["userptr:model->spec"]["outcome"] == "violation"
+    small = by_name["userptr:spec->model:MCUserptrSmall"]
+    assert small["outcome"] == "violation" and small["divergences"] > 0

@@ -96,5 +96,17 @@ def _machine(mode: str, profile: str) -> type[UserptrMachine]:
                 {"mode": mode, "profile": profile})
 
 
-MACHINES = {f"userptr{'-seed' if p == 'seed' else ''}-{m}": _machine(m, p)
-            for p in ("upstream", "seed") for m in ("lr", "fault", "dmafence")}
+STEPS: dict[str, type[SystemMachine]] = {
+    f"userptr{'-seed' if p == 'seed' else ''}-{m}": _machine(m, p)
+    for p in ("upstream", "seed") for m in ("lr", "fault", "dmafence")}
+
+
+def _with_schedules() -> dict[str, type[SystemMachine]]:
+    """The step machines and the ones over the scheduler
+    (:mod:`checks.systems.userptr.sched_machine`)."""
+    from checks.systems.userptr.sched_machine import MACHINES as SCHEDULED
+
+    return {**STEPS, **SCHEDULED}
+
+
+MACHINES = _with_schedules()
