@@ -28,7 +28,10 @@ Threads and their steps:
     ``PinMap`` the sg built and DMA-mapped), then ``NlRead`` (down_read
     of the notifier lock), ``Check`` (pre_commit's ``vma_check_userptr``),
     ``Commit`` (the PT job queued, its fence in the VM's resv,
-    ``initial_bind``), ``NlUnlock`` (up_read; the ioctl returns);
+    ``initial_bind``), ``NlUnlock`` (up_read; the ioctl returns); with
+    ``destroy``, then ``Destroy`` of each userptr (VM_UNBIND and the VMA's
+    destroy: off the lists, PTEs and TLB entries gone, the sg unmapped, the
+    notifier removed);
 ``worker`` (lr)
     ``WorkerStart`` once the job is preempted (the invalidated list onto
     the repin list), populate of each, ``Rebind`` of each, ``Resume``
@@ -101,6 +104,7 @@ VOCABULARY = Vocabulary(SYSTEM, (
     Action("NlUnlock", "nl_unlock", (_T, _U), ("EBUSY",)),
     Action("AddFence", "add_fence", (_T, _U), ("EBUSY",)),
     Action("Rebind", "rebind_", (_T, _U), ("EBUSY",)),
+    Action("Destroy", "destroy_", (_T, _U), ("EBUSY",)),
     Action("WorkerStart", "worker_start", (), ("EBUSY",)),
     Action("Resume", "resume", (), ("EBUSY",)),
     Action("ExecBegin", "exec_begin", (), ("EBUSY",)),
@@ -119,7 +123,7 @@ VOCABULARY = Vocabulary(SYSTEM, (
 _AT = {"PinBegin": ("start", "pin"), "PinFault": ("hmm",), "PinTimeout": ("hmm",),
        "PinNoMem": ("map",), "PinMap": ("map",), "RepinZap": ("zap",), "NlRead": ("nlread",),
        "Check": ("check",), "Commit": ("commit",), "NlUnlock": ("unlock",),
-       "AddFence": ("fence",), "Rebind": ("rebind",)}
+       "AddFence": ("fence",), "Rebind": ("rebind",), "Destroy": ("destroy",)}
 #: the callback stage each of the mm's callback steps runs from
 _CB_AT = {"Notify": "todo", "FenceWait": "wait", "Zap": "zap"}
 
@@ -170,7 +174,8 @@ class UserptrSystem(KernelSteps):
                  order: Sequence[str] | None = None, *, gts: Sequence[int] = (0, 1),
                  mode: str = "lr", max_inv: int = 1, max_exec: int = 1,
                  pin_errors: Sequence[str] = (), write_pages: Sequence[int] | None = None,
-                 profile: str = "upstream", tracer: Tracer = NOP) -> None:
+                 destroy: bool = False, profile: str = "upstream",
+                 tracer: Tracer = NOP) -> None:
         if mode not in MODES or profile not in PROFILES:
             raise InvalidArgument(f"mode {mode!r}, profile {profile!r} (modes: "
                                   f"{', '.join(MODES)}; profiles: {', '.join(PROFILES)})")
@@ -185,6 +190,7 @@ class UserptrSystem(KernelSteps):
         if set(pin_errors) - set(PIN_ERRORS):
             raise InvalidArgument(f"pin errors {list(pin_errors)} (known: {', '.join(PIN_ERRORS)})")
         self.max_inv, self.max_exec = int(max_inv), int(max_exec)
+        self.destroy = bool(destroy)
         self.pin_errors = sorted(set(pin_errors))
         self.write_pages = sorted(set(range(self.pages) if write_pages is None
                                       else (int(p) for p in write_pages)))
@@ -195,7 +201,8 @@ class UserptrSystem(KernelSteps):
                         "order": list(self.order), "gts": list(self.gts), "mode": mode,
                         "max_inv": self.max_inv, "max_exec": self.max_exec,
                         "pin_errors": list(self.pin_errors),
-                        "write_pages": list(self.write_pages), "profile": profile}
+                        "write_pages": list(self.write_pages), "destroy": self.destroy,
+                        "profile": profile}
         self._reset()
 
     def _reset(self) -> None:
@@ -225,6 +232,8 @@ class UserptrSystem(KernelSteps):
         self.nexec = 0
         self.gpu = Gpu(len(self.gts))
         self.bad_read = False
+        self.destroyed: set[str] = set()
+        self.gone: dict[str, int] = {}      # a destroyed userptr's notifier seq at removal
         self.stale: list[str] = []          # GPU accesses that reached a doomed frame
         self.threads = {t: Thread() for t in KTHREADS}
         self.threads["bind"] = Thread("start", self.order[0])
@@ -246,6 +255,7 @@ class UserptrSystem(KernelSteps):
                    max_exec=int(config.get("max_exec", 1)),
                    pin_errors=[str(e) for e in config.get("pin_errors", ())],
                    write_pages=config.get("write_pages"),
+                   destroy=bool(config.get("destroy", False)),
                    profile=str(config.get("profile", "upstream")))
 
     def abstract(self) -> dict[str, Any]:
@@ -262,7 +272,8 @@ class UserptrSystem(KernelSteps):
                    "page": -1 if inv is None else inv.pages[0],
                    "ev": "" if inv is None else inv.event, "cb": dict(self.cb)},
             "mmSeq": self.mm.seq, "invCount": self.inv_count,
-            "nseq": {u: self.mm.notifiers[u].seq for u in self.order},
+            "nseq": {u: self.mm.notifiers[u].seq if u in self.mm.notifiers else self.gone[u]
+                     for u in self.order},
             "cpuPte": {str(p): self.mm.pte.get(p, -1) for p in range(self.pages)},
             "nextFrame": self.mm.next_frame,
             "mem": {str(f): self.mm.mem.get(f, 0) for f in range(self.frames())},
@@ -280,7 +291,7 @@ class UserptrSystem(KernelSteps):
             "gpuPte": sorted([*_va(k), f] for k, f in self.gpu.pte.items()),
             "tlb": sorted([self.gts[g], *_va(k), f] for g, t in self.gpu.tlb.items()
                           for k, f in t.items() if self.gpu.pte.get(k) != f),
-            "badRead": self.bad_read,
+            "badRead": self.bad_read, "destroyed": sorted(self.destroyed),
             "extra": {"doomed": sorted(self.doomed), "stale": list(self.stale),
                       "mm": self.mm.to_json(), "changed": self.mm_changed,
                       "tlb": sorted([g, *_va(k), f] for g, t in self.gpu.tlb.items()
@@ -329,6 +340,8 @@ class UserptrSystem(KernelSteps):
         for g, u, p, f in x["tlb"]:
             self.gpu.tlb[int(g)][(str(u), int(p))] = int(f)
         self.bad_read = bool(a["badRead"])
+        self.destroyed = set(map(str, a.get("destroyed", ())))
+        self.gone = {u: int(a["nseq"][u]) for u in self.destroyed}
         self._validate()
 
     def _derived(self, a: Mapping[str, Any]) -> dict[str, Any]:
@@ -355,8 +368,10 @@ class UserptrSystem(KernelSteps):
         mm = {"vmas": vmas, "pte": {str(p): f for p, f in pte.items()}, "mem": mem,
               "freed": sorted(set(range(nxt)) - set(pte.values())), "next": nxt,
               "seq": int(a["mmSeq"]),
-              "notifiers": {u: [*self.ranges[u], int(a["nseq"][u])] for u in self.order},
-              "inv": inv, "users": 1, "count": 1 + len(self.order)}
+              "notifiers": {u: [*self.ranges[u], int(a["nseq"][u])] for u in self.order
+                            if u not in a.get("destroyed", ())},
+              "inv": inv, "users": 1,
+              "count": 1 + len(set(self.order) - set(a.get("destroyed", ())))}
         gt = {g: i for i, g in enumerate(self.gts)}
         return {"mm": mm, "changed": st == "end",
                 "doomed": [pte[page]] if st == "cb" and over else [], "stale": [],
@@ -368,7 +383,8 @@ class UserptrSystem(KernelSteps):
             raise ValueError(f"lock holders {self.vm_lock!r}, {self.nl!r} are not threads")
         named = (self.vm_bound | self.failed | self.zapped | self.invalidated | self.repin
                  | self.rebind | self.job_uses | {j.u for j in self.ptq}
-                 | {_va(k)[0] for k in self.gpu.pte} | {th.cur for th in self.threads.values()})
+                 | {_va(k)[0] for k in self.gpu.pte} | {th.cur for th in self.threads.values()}
+                 | self.destroyed)
         unknown = named - {"", *self.order}
         if unknown:
             raise ValueError(f"no userptr(s) {sorted(unknown)}")
@@ -562,7 +578,8 @@ class UserptrSystem(KernelSteps):
             for t in KTHREADS:
                 out += [(a, {"t": t, "u": u}) for a in (
                     "PinBegin", "PinFault", "PinTimeout", "PinNoMem", "PinMap", "RepinZap",
-                    "NlRead", "Check", "Commit", "NlUnlock", "AddFence", "Rebind")
+                    "NlRead", "Check", "Commit", "NlUnlock", "AddFence", "Rebind",
+                    "Destroy")
                     if self.threads[t].cur == u]
             for g in self.gts:
                 for p in range(*self.ranges[u]):

@@ -27,6 +27,10 @@
                       whose bound pages are stale (an invalidation since its
                       last bind) is on one of the three lists, or zapped, or
                       a kernel thread is working on it.
+``DestroyInv``        a destroyed userptr is on no list and in no use, has no
+                      PTE, TLB entry, PT job, sg or DMA mapping, and no notifier;
+                      the mm's references are its own and one per notifier
+                      (resource balance).
 ``LockInv``           the notifier lock's reader is a kernel thread between its
                       read lock and its unlock; vm->lock's holder a kernel
                       thread in an operation.
@@ -74,6 +78,21 @@ def check_userptr(s: UserptrSystem) -> None:
             if stale and u not in s.invalidated | s.repin | s.rebind | s.zapped | busy:
                 raise InvariantViolation("ListInv", f"{u}'s bound pages are stale and it is "
                                          "on no list: no exec or worker will repin it")
+    for u in sorted(s.destroyed):
+        held = [name for name, v in (
+            ("a list", u in s.invalidated | s.repin | s.rebind), ("the GPU's use",
+             u in s.vm_bound | s.job_uses), ("a PT job", any(j.u == u for j in s.ptq)),
+            ("an sg", bool(s.pinned[u])), ("a DMA mapping", bool(s.dma.of(u))),
+            ("a notifier", u in s.mm.notifiers),
+            ("a translation", any(k == (u, p) for k in s.gpu.pte for p in range(*s.ranges[u]))
+             or any(k == (u, p) for t in s.gpu.tlb.values() for k in t
+                    for p in range(*s.ranges[u])))) if v]
+        if held:
+            raise InvariantViolation("DestroyInv", f"destroyed {u} still has "
+                                     f"{', '.join(held)}")
+    if s.mm.count != 1 + len(s.mm.notifiers):
+        raise InvariantViolation("DestroyInv", f"the mm has {s.mm.count} reference(s) for "
+                                 f"{len(s.mm.notifiers)} notifier(s)")
     if s.nl and s.threads[s.nl].pc not in _READ_HELD:
         raise InvariantViolation("LockInv", f"{s.nl} holds the notifier lock at "
                                  f"{s.threads[s.nl].pc}")

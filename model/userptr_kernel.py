@@ -60,6 +60,9 @@ class KernelSteps:
         mode: str
         profile: str
         pin_errors: list[str]
+        destroy: bool
+        destroyed: set[str]
+        gone: dict[str, int]
         max_exec: int
         order: list[str]
         ranges: dict[str, tuple[int, int]]
@@ -147,7 +150,12 @@ class KernelSteps:
     def _next_bind(self) -> None:
         th = self.threads["bind"]
         k = self.order.index(th.cur) + 1
-        th.pc, th.cur = ("start", self.order[k]) if k < len(self.order) else ("done", "")
+        if k < len(self.order):
+            th.pc, th.cur = "start", self.order[k]
+        elif self.destroy:
+            th.pc, th.cur = "destroy", self.order[0]    # then VM_UNBIND and destroy each
+        else:
+            th.pc, th.cur = "done", ""
 
     # ----------------------------------------------------------- populate
 
@@ -406,3 +414,37 @@ class KernelSteps:
                 return
             th.pc, th.cur = "idle", ""
         self._act("FaultDone", {"u": u}, body)
+
+    # --------------------------------------------------------- destroy
+
+    def destroy_(self, t: str, u: str) -> None:
+        """The bind thread's VM_UNBIND of u and the VMA's destroy, under ``vm->lock``:
+        u off every list, its PTEs and TLB entries gone, its sg DMA-unmapped and freed,
+        its notifier removed (``mmu_interval_notifier_remove`` waits out a running
+        invalidation; here, any).  The unbind's PT job runs after the VM's queued ones
+        and, in dma-fence mode, after the exec job: both are waited for."""
+        def body() -> None:
+            th = self._at(t, u, "destroy")
+            if self.vm_lock or self.nl:
+                raise Busy("vm->lock or the notifier lock is held")
+            if self.mm.inv is not None:
+                raise Busy("mmu_interval_notifier_remove waits for the invalidation")
+            if any(j.u == u for j in self.ptq):
+                raise Busy(f"a PT job of {u} has not run")
+            if self.mode == "dmafence" and self.job in ("armed", "running"):
+                raise Busy("the exec job has not signalled")
+            for lst in (self.invalidated, self.repin, self.rebind, self.vm_bound,
+                        self.job_uses, self.zapped, self.failed):
+                lst.discard(u)
+            vas = [(u, p) for p in range(*self.ranges[u])]
+            self.gpu.zap(vas)
+            for g in range(len(self.gts)):
+                self.gpu.invalidate(g, vas)
+            self.dma.unmap(u, self.pinned[u].values())
+            self.pinned[u] = {}
+            self.gone[u] = self.mm.notifiers[u].seq
+            self.mm.remove(u)
+            self.destroyed.add(u)
+            k = self.order.index(u) + 1
+            th.pc, th.cur = ("destroy", self.order[k]) if k < len(self.order) else ("done", "")
+        self._act("Destroy", {"t": t, "u": u}, body)

@@ -68,6 +68,7 @@ USERPTR = {
     "userptr-callback-no-wait", "userptr-commit-unfenced", "userptr-check-inverted",
     "userptr-zap-one-gt", "userptr-pt-run-keeps-tlb", "userptr-map-no-read-retry",
     "userptr-check-unlocked", "userptr-fence-after-unlock", "userptr-fault-initial-no-check",
+    "userptr-destroy-keeps-list",
 }
 BY_SYSTEM = {"gpuvm": GPUVM, "vmbo": VMBO, "drmexec": DRMEXEC, "i915": I915,
              "nouveau": NOUVEAU, "xe": XE, "userptr": USERPTR}

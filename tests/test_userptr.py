@@ -192,3 +192,21 @@ def test_a_state_of_the_wrong_shape_is_refused_and_changes_nothing(var: str, bad
     with pytest.raises(GpuVmError, match="not a userptr state"):
         s.restore({**before, var: bad})
     assert s.abstract() == before
+
+
+def test_destroy_releases_the_userptr() -> None:
+    """VM_UNBIND and destroy once the binds returned: an invalidated userptr leaves the
+    invalidated list, its sg, DMA mappings, PTEs and notifier go, the mm's references
+    come back to its own; the destroy waits for a running invalidation."""
+    s = system("lr", destroy=True)
+    assert run(s, *bind("bind", "u1"), *bind("bind", "u2"), ("PtRun",), ("PtRun",),
+               ("GpuAccess", 0, "u1", 0, "w"), ("InvStart", 0, "migrate"),
+               ("Notify", "u1")) is None
+    assert s.threads["bind"].pc == "destroy" and "u1" in s.invalidated
+    with pytest.raises(GpuVmError):
+        VOCABULARY.perform(s, "Destroy", {"t": "bind", "u": "u1"})   # the notifier is busy
+    assert run(s, ("FenceWait", "u1"), ("CpuUpdate", 0), ("InvEnd", 0),
+               ("Destroy", "bind", "u1"), ("Destroy", "bind", "u2")) is None
+    assert s.destroyed == {"u1", "u2"} and not s.invalidated and not s.vm_bound
+    assert not s.dma.mapped and not s.gpu.pte and not s.mm.notifiers and s.mm.count == 1
+    assert s.threads["bind"].pc == "done"

@@ -33,8 +33,8 @@ def logged_runs(n: int, seed: int = 3) -> list:  # type: ignore[type-arg]
 
 
 def test_recorded_runs_of_every_layout_validate() -> None:
-    traces = logged_runs(5)          # one per layout
-    assert len({json.dumps(t.config, sort_keys=True) for t in traces}) == 5
+    traces = logged_runs(7)          # one per layout
+    assert len({json.dumps(t.config, sort_keys=True) for t in traces}) == 7
     v = validate(USERPTR, traces, mode="partial", logged=LOGGED, max_hidden=0)
     assert v.outcome == Outcome.PASS, v.detail
     assert v.states == sum(len(t.steps) for t in traces)

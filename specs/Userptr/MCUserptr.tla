@@ -79,7 +79,7 @@ OneOrder == <<"u1">>
 ASSUME PrintT("@config" \o ToString([np |-> NP, userptrs |-> UOrder, range |-> Range,
                                       gts |-> GTs, mode |-> Mode, maxInv |-> MaxInv,
                                       maxExec |-> MaxExec, writePages |-> WritePages,
-                                      pinErrors |-> PinErrors,
+                                      pinErrors |-> PinErrors, unbind |-> Unbind,
                                       profile |-> Profile, bug |-> Bug]))
 
 \* For `gpuvm-check conform`: the real steps (not Terminated, so every

@@ -88,6 +88,11 @@
 (*   Rebind(t, u)     t       worker/exec: the rebind of u from the rebind *)
 (*                            list (NL read, commit of a fenced PT job, NL *)
 (*                            unlock; no seq check: u was bound before)    *)
+(*   Destroy(t, u)    bind    Unbind, all binds returned: VM_UNBIND and    *)
+(*                            destroy of u (off every list and the GPU's   *)
+(*                            use, PTEs and TLB entries gone, the sg       *)
+(*                            unmapped, the notifier removed; waits for a  *)
+(*                            running invalidation and u's PT jobs)        *)
 (*   WorkerStart      worker  the job is preempted: take vm->lock, move    *)
 (*                            invalidated onto the repin list              *)
 (*   Resume           worker  the rebinds' fences have signalled: under NL *)
@@ -147,8 +152,9 @@
 (* Not modelled: BO VMAs; SVM (system-allocator VMAs, fault userptrs,      *)
 (* migration to VRAM, the garbage collector and fault_invalidated, notes   *)
 (* section 3); the mmap lock (R20: hmm_range_fault is taken to be called   *)
-(* with it; a munmap is not excluded by it here); VM close, unbind and     *)
-(* destroy; tile_present and tile_invalidated (A1: the fault handler's     *)
+(* with it; a munmap is not excluded by it here); VM close, and an unbind  *)
+(* racing a bind of the same VMA; tile_present and tile_invalidated (A1:   *)
+(* the fault handler's                                                     *)
 (* "VMA still valid" short cut; every fault here pins if needed and        *)
 (* binds); the CPU-bind path of a PT update (a PT job that runs at once    *)
 (* covers it); range fences and PT job dependencies other than queue       *)
@@ -205,6 +211,7 @@ CONSTANTS
     MaxExec,        \* dmafence: how many exec ioctls the exec thread makes
     WritePages,     \* the pages the GPU writes (it reads them all)
     PinErrors,      \* the failures populate may have: "EBUSY" (hmm timeout), "ENOMEM"
+    Unbind,         \* the bind thread then unbinds and destroys each userptr (BOOLEAN)
     Profile,        \* "seed" (as posted) or "upstream" (see above)
     Bug             \* "none" or a known-bad variant (see above)
 
@@ -243,6 +250,7 @@ VARIABLES
     gpuPte,         \* userptr -> page -> the frame its GPU PTE names (-1: none)
     tlb,            \* GT -> userptr -> page -> a TLB entry unlike its PTE (-1: none)
     badRead,        \* a GPU read returned another value than the one last written
+    destroyed,      \* the userptrs whose VMA was unbound and destroyed
     lastAct         \* auxiliary: the last action's name and arguments
 
 \* pc comes first: almost every step changes it, so TLC's vars' # vars
@@ -250,7 +258,7 @@ VARIABLES
 vars == <<pc, cur, tseq, got, vmLock, nl, mm, mmSeq, invCount, nseq, cpuPte,
           nextFrame, mem, expect, useq, pinned, dma, freedTouch, initialBind,
           bindSeq, vmBound, failed, zapped, invalidated, repin, rebind, ptq,
-          job, deps, jobUses, nexec, gpuPte, tlb, badRead, lastAct>>
+          job, deps, jobUses, nexec, gpuPte, tlb, badRead, destroyed, lastAct>>
 
 -----------------------------------------------------------------------------
 (***************************** Types ***************************************)
@@ -264,18 +272,19 @@ Events == {"unmap", "migrate"}
 Modes == {"fault", "lr", "dmafence"}
 Profiles == {"seed", "upstream"}
 Bugs == {"none", "retry_inverted", "check_unlocked", "fence_after_unlock",
-         "callback_no_wait", "fault_initial_no_check", "tlb_one_gt"}
+         "callback_no_wait", "fault_initial_no_check", "tlb_one_gt",
+         "destroy_keeps_list"}
 JobStates == {"idle", "armed", "running", "preempted", "killed"}
 CbStages == {"none", "todo", "wait", "zap", "done"}
 MmStates == {"idle", "cb", "end"}
 PcValues == {"start", "pin", "hmm", "map", "nlread", "check", "commit",
              "unlock", "fence", "done", "idle", "retry", "wait", "rebind",
-             "resume", "arm", "zap"}
+             "resume", "arm", "zap", "destroy"}
 ActNames == {"InvStart", "Notify", "FenceWait", "Zap", "CpuUpdate", "InvEnd",
              "PinBegin", "PinFault", "PinTimeout", "PinNoMem", "PinMap", "NlRead",
              "Check", "Commit", "NlUnlock", "AddFence", "Rebind", "RepinZap",
              "WorkerStart", "Resume", "ExecBegin", "Arm", "FaultBegin",
-             "FaultDone", "PtRun", "JobStart", "JobDone", "GpuAccess"}
+             "FaultDone", "PtRun", "JobStart", "JobDone", "GpuAccess", "Destroy"}
 
 \* The GPU VAs: page p of userptr u.
 VAs == {x \in Userptrs \X Pages : x[2] \in Range[x[1]]}
@@ -287,6 +296,12 @@ Rank(u) == CHOOSE i \in DOMAIN UOrder : UOrder[i] = u
 FirstOf(S) == CHOOSE u \in S : \A v \in S : Rank(u) <= Rank(v)
 \* The userptr the bind thread binds after u ("" after the last).
 NextToBind(u) == IF Rank(u) < Len(UOrder) THEN UOrder[Rank(u) + 1] ELSE ""
+\* Where the bind thread goes once its VM_BIND of u returned: the next bind,
+\* else (Unbind) the destroy of the first userptr, else done.
+AfterBind(u) ==
+    CASE NextToBind(u) # "" -> [pc |-> "start", cur |-> NextToBind(u)]
+      [] Unbind -> [pc |-> "destroy", cur |-> UOrder[1]]
+      [] OTHER -> [pc |-> "done", cur |-> ""]
 
 \* A PT job: the userptr, the <<page, frame>> pairs it writes, whether its
 \* fence is in the VM's resv, the notifier_seq of its pages, the
@@ -301,7 +316,7 @@ ASSUME Len(UOrder) = Cardinality(Userptrs) /\ {UOrder[i] : i \in DOMAIN UOrder} 
 ASSUME GTs \subseteq Nat /\ GTs # {}
 ASSUME Mode \in Modes /\ Profile \in Profiles /\ Bug \in Bugs
 ASSUME MaxInv \in Nat /\ MaxExec \in Nat /\ PinErrors \subseteq {"EBUSY", "ENOMEM"}
-ASSUME WritePages \subseteq Pages
+ASSUME WritePages \subseteq Pages /\ Unbind \in BOOLEAN
 
 -----------------------------------------------------------------------------
 (******************************** Init *************************************)
@@ -352,6 +367,7 @@ Init ==
     /\ gpuPte = NoPtes
     /\ tlb = [g \in GTs |-> NoPtes]
     /\ badRead = FALSE
+    /\ destroyed = {}
     /\ lastAct = [name |-> "Init", args |-> <<>>]
 
 -----------------------------------------------------------------------------
@@ -365,7 +381,7 @@ cpuVars == <<cpuPte, nextFrame, mem, expect>>
 pinVars == <<useq, pinned, dma, freedTouch>>
 bindVars == <<initialBind, bindSeq, vmBound, failed, zapped>>
 listVars == <<invalidated, repin, rebind>>
-gpuVars == <<ptq, job, deps, jobUses, nexec, gpuPte, tlb, badRead>>
+gpuVars == <<ptq, job, deps, jobUses, nexec, gpuPte, tlb, badRead, destroyed>>
 
 Live(f) == \E p \in Pages : cpuPte[p] = f
 FramesOf(S) == {x[2] : x \in S}
@@ -400,7 +416,8 @@ InvStart(p, ev) ==
     /\ invCount < MaxInv
     /\ cpuPte[p] # None
     /\ mm' = [st |-> "cb", page |-> p, ev |-> ev,
-              cb |-> [u \in Userptrs |-> IF p \in Range[u] THEN "todo" ELSE "none"]]
+              cb |-> [u \in Userptrs |-> IF p \in Range[u] /\ u \notin destroyed
+                                         THEN "todo" ELSE "none"]]
     /\ mmSeq' = mmSeq + 1
     /\ invCount' = invCount + 1
     /\ Act("InvStart", <<p, ev>>)
@@ -442,7 +459,7 @@ FenceWait(u) ==
     /\ Act("FenceWait", <<u>>)
     /\ UNCHANGED <<mmSeq, invCount, nseq, threadVars, vmLock, nl, cpuVars,
                    pinVars, bindVars, listVars, ptq, deps, jobUses, nexec, gpuPte, tlb,
-                   badRead>>
+                   badRead, destroyed>>
 
 \* tlb_one_gt: the TLB invalidation reaches only the first GT; another GT
 \* keeps the entries it had used (any subset of the GTs may have).
@@ -463,7 +480,7 @@ Zap(u) ==
     /\ Act("Zap", <<u>>)
     /\ UNCHANGED <<mmSeq, invCount, nseq, threadVars, vmLock, nl, cpuVars,
                    pinVars, initialBind, bindSeq, vmBound, failed, listVars,
-                   ptq, job, deps, jobUses, nexec, badRead>>
+                   ptq, job, deps, jobUses, nexec, badRead, destroyed>>
 
 CpuUpdate(p) ==
     /\ mm.st = "cb"
@@ -516,8 +533,8 @@ NextPhase(t, rp, rb) ==
 PinResult(t, u, r) ==
     CASE t = "bind" ->
             /\ pc' = [pc EXCEPT ![t] = IF r = "OK" THEN FirstBindStep
-                                       ELSE IF NextToBind(u) = "" THEN "done" ELSE "start"]
-            /\ cur' = IF r = "OK" THEN cur ELSE [cur EXCEPT ![t] = NextToBind(u)]
+                                       ELSE AfterBind(u).pc]
+            /\ cur' = IF r = "OK" THEN cur ELSE [cur EXCEPT ![t] = AfterBind(u).cur]
             /\ vmLock' = IF r = "OK" THEN t ELSE ""
             /\ UNCHANGED <<vmBound, failed, zapped, listVars, gpuPte, tlb, job, nexec>>
       [] t = "fault" ->
@@ -566,7 +583,8 @@ PinBegin(t, u) ==
             /\ dma' = [dma EXCEPT ![u] = DmaUnmap(dma[u], pinned[u])]
             /\ pinned' = [pinned EXCEPT ![u] = {}]
             /\ UNCHANGED <<useq, freedTouch>>
-    /\ UNCHANGED <<got, nl, mmVars, cpuVars, initialBind, bindSeq, ptq, deps, jobUses, badRead>>
+    /\ UNCHANGED <<got, nl, mmVars, cpuVars, initialBind, bindSeq, ptq, deps, jobUses,
+                   badRead, destroyed>>
 
 PinFault(t, u) ==
     /\ pc[t] = "hmm"
@@ -581,7 +599,7 @@ PinFault(t, u) ==
        ELSE /\ PinGo(t, "map")
             /\ got' = [got EXCEPT ![t] = {<<p, cpuPte[p]>> : p \in Range[u]}]
     /\ UNCHANGED <<tseq, nl, mmVars, cpuVars, pinVars, initialBind, bindSeq,
-                   ptq, deps, jobUses, badRead>>
+                   ptq, deps, jobUses, badRead, destroyed>>
 
 PinTimeout(t, u) ==
     /\ "EBUSY" \in PinErrors
@@ -591,7 +609,7 @@ PinTimeout(t, u) ==
     /\ PinResult(t, u, "EBUSY")
     /\ Act("PinTimeout", <<t, u>>)
     /\ UNCHANGED <<tseq, got, nl, mmVars, cpuVars, pinVars, initialBind,
-                   bindSeq, ptq, deps, jobUses, badRead>>
+                   bindSeq, ptq, deps, jobUses, badRead, destroyed>>
 
 PinMap(t, u) ==
     /\ pc[t] = "map"
@@ -607,7 +625,8 @@ PinMap(t, u) ==
             /\ useq' = [useq EXCEPT ![u] = tseq[t]]
             /\ freedTouch' = (freedTouch \/ \E f \in FramesOf(got[t]) : ~Live(f))
             /\ got' = [got EXCEPT ![t] = {}]
-    /\ UNCHANGED <<tseq, nl, mmVars, cpuVars, initialBind, bindSeq, ptq, deps, jobUses, badRead>>
+    /\ UNCHANGED <<tseq, nl, mmVars, cpuVars, initialBind, bindSeq, ptq, deps, jobUses,
+                   badRead, destroyed>>
 
 PinNoMem(t, u) ==
     /\ "ENOMEM" \in PinErrors
@@ -617,7 +636,7 @@ PinNoMem(t, u) ==
     /\ got' = [got EXCEPT ![t] = {}]
     /\ Act("PinNoMem", <<t, u>>)
     /\ UNCHANGED <<tseq, nl, mmVars, cpuVars, pinVars, initialBind, bindSeq,
-                   ptq, deps, jobUses, badRead>>
+                   ptq, deps, jobUses, badRead, destroyed>>
 
 \* A worker's or exec's repin of u failed with -EFAULT (a page of u is
 \* gone): xe_vm_invalidate_vma zaps u's PTEs and TLB entries, and u leaves
@@ -634,7 +653,8 @@ RepinZap(t, u) ==
     /\ NextPhase(t, repin \ {u}, rebind \ {u})
     /\ Act("RepinZap", <<t, u>>)
     /\ UNCHANGED <<tseq, got, vmLock, nl, mmVars, cpuVars, pinVars, initialBind,
-                   bindSeq, vmBound, failed, invalidated, ptq, job, deps, jobUses, nexec, badRead>>
+                   bindSeq, vmBound, failed, invalidated, ptq, job, deps, jobUses, nexec,
+                   badRead, destroyed>>
 
 (* ---- the bind of the bind thread and of the fault handler ---- *)
 
@@ -675,7 +695,7 @@ Check(t, u) ==
                ELSE UNCHANGED <<invalidated, job>>
             /\ UNCHANGED <<nl, vmLock>>
     /\ UNCHANGED <<cur, tseq, got, mmVars, cpuVars, pinVars, bindVars, repin,
-                   rebind, ptq, deps, jobUses, nexec, gpuPte, tlb, badRead>>
+                   rebind, ptq, deps, jobUses, nexec, gpuPte, tlb, badRead, destroyed>>
 
 \* The PT job of a commit of u by thread t, fenced or not.
 NewJob(t, u, fenced) ==
@@ -693,7 +713,8 @@ Commit(t, u) ==
     /\ pc' = [pc EXCEPT ![t] = "unlock"]
     /\ Act("Commit", <<t, u>>)
     /\ UNCHANGED <<cur, tseq, got, vmLock, nl, mmVars, cpuVars, pinVars,
-                   vmBound, failed, listVars, job, deps, jobUses, nexec, gpuPte, tlb, badRead>>
+                   vmBound, failed, listVars, job, deps, jobUses, nexec, gpuPte, tlb,
+                   badRead, destroyed>>
 
 \* The bind of u by t is over: the VM_BIND returns 0 (u is the GPU's to
 \* use) and the bind thread drops vm->lock and goes on to the next
@@ -702,8 +723,8 @@ BindOver(t, u) ==
     IF t = "bind"
     THEN /\ vmBound' = vmBound \cup {u}
          /\ vmLock' = ""
-         /\ pc' = [pc EXCEPT ![t] = IF NextToBind(u) = "" THEN "done" ELSE "start"]
-         /\ cur' = [cur EXCEPT ![t] = NextToBind(u)]
+         /\ pc' = [pc EXCEPT ![t] = AfterBind(u).pc]
+         /\ cur' = [cur EXCEPT ![t] = AfterBind(u).cur]
     ELSE /\ pc' = [pc EXCEPT ![t] = "wait"]
          /\ UNCHANGED <<vmBound, vmLock, cur>>
 
@@ -728,7 +749,39 @@ AddFence(t, u) ==
     /\ BindOver(t, u)
     /\ Act("AddFence", <<t, u>>)
     /\ UNCHANGED <<tseq, got, nl, mmVars, cpuVars, pinVars, initialBind, bindSeq,
-                   failed, zapped, listVars, job, deps, jobUses, nexec, gpuPte, tlb, badRead>>
+                   failed, zapped, listVars, job, deps, jobUses, nexec, gpuPte, tlb,
+                   badRead, destroyed>>
+
+\* The bind thread's VM_UNBIND of u and the destroy of its VMA, under
+\* vm->lock: u leaves every list and the GPU's use, its PTEs and TLB
+\* entries go, its sg is DMA-unmapped and freed, its notifier is removed
+\* (mmu_interval_notifier_remove waits while the mm is invalidating).  The
+\* unbind's PT job runs after the queued ones and, in dma-fence mode, after
+\* the exec job: the step waits for both.
+Destroy(t, u) ==
+    /\ pc[t] = "destroy"
+    /\ cur[t] = u
+    /\ vmLock = "" /\ nl = ""
+    /\ mm.st = "idle"
+    /\ \A i \in DOMAIN ptq : ptq[i].u # u
+    /\ Mode = "dmafence" => job \notin {"armed", "running"}
+    /\ destroyed' = destroyed \cup {u}
+    /\ invalidated' = IF Bug = "destroy_keeps_list" THEN invalidated ELSE invalidated \ {u}
+    /\ repin' = repin \ {u}
+    /\ rebind' = rebind \ {u}
+    /\ vmBound' = vmBound \ {u}
+    /\ jobUses' = jobUses \ {u}
+    /\ failed' = failed \ {u}
+    /\ zapped' = zapped \ {u}
+    /\ gpuPte' = [gpuPte EXCEPT ![u] = [p \in Range[u] |-> None]]
+    /\ tlb' = [g \in GTs |-> [tlb[g] EXCEPT ![u] = [p \in Range[u] |-> None]]]
+    /\ dma' = [dma EXCEPT ![u] = DmaUnmap(dma[u], pinned[u])]
+    /\ pinned' = [pinned EXCEPT ![u] = {}]
+    /\ pc' = [pc EXCEPT ![t] = IF NextToBind(u) = "" THEN "done" ELSE "destroy"]
+    /\ cur' = [cur EXCEPT ![t] = NextToBind(u)]
+    /\ Act("Destroy", <<t, u>>)
+    /\ UNCHANGED <<tseq, got, vmLock, nl, mmVars, cpuVars, useq, freedTouch, initialBind,
+                   bindSeq, ptq, job, deps, nexec, badRead>>
 
 (* ---- the rebind worker (lr) and exec (dmafence) ---- *)
 
@@ -745,7 +798,8 @@ Rebind(t, u) ==
     /\ NextPhase(t, repin, rebind \ {u})
     /\ Act("Rebind", <<t, u>>)
     /\ UNCHANGED <<tseq, got, vmLock, nl, mmVars, cpuVars, pinVars, vmBound,
-                   failed, invalidated, repin, job, deps, jobUses, nexec, gpuPte, tlb, badRead>>
+                   failed, invalidated, repin, job, deps, jobUses, nexec, gpuPte, tlb,
+                   badRead, destroyed>>
 
 \* The preempt fence signalled: the rebind worker runs, collecting the
 \* invalidated userptrs onto the repin list.
@@ -770,7 +824,7 @@ Resume ==
     /\ pc' = [pc EXCEPT !["worker"] = "idle"]
     /\ Act("Resume", <<>>)
     /\ UNCHANGED <<cur, tseq, got, nl, mmVars, cpuVars, pinVars, bindVars,
-                   listVars, ptq, deps, jobUses, nexec, gpuPte, tlb, badRead>>
+                   listVars, ptq, deps, jobUses, nexec, gpuPte, tlb, badRead, destroyed>>
 
 ExecBegin ==
     /\ Mode = "dmafence"
@@ -798,7 +852,7 @@ Arm ==
     /\ pc' = [pc EXCEPT !["exec"] = "idle"]
     /\ Act("Arm", <<>>)
     /\ UNCHANGED <<cur, tseq, got, nl, mmVars, cpuVars, pinVars, bindVars,
-                   listVars, ptq, gpuPte, tlb, badRead>>
+                   listVars, ptq, gpuPte, tlb, badRead, destroyed>>
 
 (* ---- the GPU fault handler (fault mode) ---- *)
 
@@ -845,7 +899,7 @@ PtRun ==
     /\ deps' = IF deps > 0 THEN deps - 1 ELSE 0
     /\ Act("PtRun", <<>>)
     /\ UNCHANGED <<threadVars, vmLock, nl, mmVars, cpuVars, pinVars, bindVars,
-                   listVars, job, jobUses, nexec, badRead>>
+                   listVars, job, jobUses, nexec, badRead, destroyed>>
 
 JobStart ==
     /\ Mode = "dmafence"
@@ -854,7 +908,7 @@ JobStart ==
     /\ job' = "running"
     /\ Act("JobStart", <<>>)
     /\ UNCHANGED <<threadVars, vmLock, nl, mmVars, cpuVars, pinVars, bindVars,
-                   listVars, ptq, deps, jobUses, nexec, gpuPte, tlb, badRead>>
+                   listVars, ptq, deps, jobUses, nexec, gpuPte, tlb, badRead, destroyed>>
 
 JobDone ==
     /\ Mode = "dmafence"
@@ -862,7 +916,7 @@ JobDone ==
     /\ job' = "idle"
     /\ Act("JobDone", <<>>)
     /\ UNCHANGED <<threadVars, vmLock, nl, mmVars, cpuVars, pinVars, bindVars,
-                   listVars, ptq, deps, jobUses, nexec, gpuPte, tlb, badRead>>
+                   listVars, ptq, deps, jobUses, nexec, gpuPte, tlb, badRead, destroyed>>
 
 \* The frame VA <<u, p>> reaches through GT g: its TLB entry, else its PTE.
 Through(g, u, p) == IF tlb[g][u][p] # None THEN tlb[g][u][p] ELSE gpuPte[u][p]
@@ -881,7 +935,7 @@ GpuAccess(g, u, p, rw) ==
                   /\ UNCHANGED <<mem, expect>>
     /\ Act("GpuAccess", <<g, u, p, rw>>)
     /\ UNCHANGED <<threadVars, vmLock, nl, mmVars, cpuPte, nextFrame, pinVars,
-                   bindVars, listVars, ptq, job, deps, jobUses, nexec, gpuPte, tlb>>
+                   bindVars, listVars, ptq, job, deps, jobUses, nexec, gpuPte, tlb, destroyed>>
 
 -----------------------------------------------------------------------------
 (******************************** Next *************************************)
@@ -895,7 +949,7 @@ ThreadStep(t) ==
         \/ PinBegin(t, u) \/ PinFault(t, u) \/ PinTimeout(t, u) \/ PinNoMem(t, u)
         \/ PinMap(t, u)
         \/ NlRead(t, u) \/ Check(t, u) \/ Commit(t, u) \/ NlUnlock(t, u)
-        \/ AddFence(t, u) \/ Rebind(t, u) \/ RepinZap(t, u)
+        \/ AddFence(t, u) \/ Rebind(t, u) \/ RepinZap(t, u) \/ Destroy(t, u)
 
 WorkerStep == ThreadStep("worker") \/ WorkerStart \/ Resume
 ExecStep == ThreadStep("exec") \/ ExecBegin \/ Arm
@@ -963,7 +1017,7 @@ Observed ==
      tlb |-> {<<e[1], e[2], e[3], tlb[e[1]][e[2]][e[3]]>> :
                  e \in {x \in GTs \X Userptrs \X Pages :
                            x[3] \in Range[x[2]] /\ tlb[x[1]][x[2]][x[3]] # None}},
-     badRead |-> badRead]
+     badRead |-> badRead, destroyed |-> destroyed]
 
 \* The steps a partial log may leave out: the PT queue's and the GPU's.
 Internal ==
@@ -1030,6 +1084,7 @@ TypeOK ==
     /\ \A u \in Userptrs : \A p \in Range[u] : gpuPte[u][p] \in Frames \cup {NoFrame}
     /\ \A g \in GTs, u \in Userptrs : \A p \in Range[u] : tlb[g][u][p] \in Frames \cup {NoFrame}
     /\ badRead \in BOOLEAN
+    /\ destroyed \subseteq Userptrs
     /\ lastAct.name \in ActNames \cup {"Init"}
 
 \* S1 (S-INV, notes 2.8 and 5): once the callback for a range returned,
@@ -1060,7 +1115,8 @@ SeqParity ==
 
 \* A userptr bound at least once whose last commit used pages older than
 \* its notifier, and whose PTEs were not zapped since.
-InvalidatedBound(u) == initialBind[u] /\ u \notin zapped /\ bindSeq[u] # nseq[u]
+InvalidatedBound(u) ==
+    initialBind[u] /\ u \notin zapped \cup destroyed /\ bindSeq[u] # nseq[u]
 
 \* S5 (list discipline), in the form the kernel keeps: in lr and
 \* dma-fence mode an invalidated bound userptr is on at least one of
@@ -1096,6 +1152,15 @@ ListExclusive ==
 DmaBalance ==
     \A u \in Userptrs, f \in Frames :
         dma[u][f] = IF f \in {x[2] : x \in pinned[u]} THEN 1 ELSE 0
+
+\* A destroyed userptr is on none of the lists and in no use, and holds
+\* nothing: no sg, no DMA mapping, no PTE or TLB entry, no queued PT job.
+DestroyedReleased ==
+    \A u \in destroyed :
+        /\ u \notin invalidated \cup repin \cup rebind \cup vmBound \cup jobUses
+        /\ pinned[u] = {} /\ \A f \in Frames : dma[u][f] = 0
+        /\ \A p \in Range[u] : gpuPte[u][p] = NoFrame /\ \A g \in GTs : tlb[g][u][p] = NoFrame
+        /\ \A i \in DOMAIN ptq : ptq[i].u # u
 
 \* A10: the kernel never builds an sg from (dma-maps, dirties) a frame
 \* the mm has already freed.

@@ -28,7 +28,7 @@ STATE = ("pc", "cur", "tseq", "got", "vmLock", "nl", "mm", "mmSeq", "invCount", 
          "cpuPte", "nextFrame", "mem", "expect", "useq", "pinned", "dma", "freedTouch",
          "initialBind", "bindSeq", "vmBound", "failed", "zapped", "invalidated", "repin",
          "rebind", "ptq", "job", "deps", "jobUses", "nexec", "gpuPte", "tlb", "badRead",
-         "extra")
+         "destroyed", "extra")
 
 
 def variables(config: Mapping[str, Any]) -> tuple[str, ...]:

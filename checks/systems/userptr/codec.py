@@ -25,7 +25,7 @@ _INT_FCN = ("cpuPte", "mem", "expect")
 _TO_SETS = ("got", "pinned")
 #: variables that are sets
 _SETS = ("dma", "vmBound", "failed", "zapped", "invalidated", "repin", "rebind", "jobUses",
-         "gpuPte", "tlb")
+         "gpuPte", "tlb", "destroyed")
 
 
 def _items(f: Any) -> Any:
@@ -107,6 +107,7 @@ class UserptrCodec(VocabularyArgs):
                 "max_inv": int(printed["maxInv"]), "max_exec": int(printed["maxExec"]),
                 "pin_errors": sorted(str(e) for e in printed["pinErrors"]),
                 "write_pages": sorted(int(p) for p in printed["writePages"]),
+                "destroy": bool(printed["unbind"]),
                 "profile": str(printed["profile"])}
 
     def definitions(self, config: Mapping[str, Any]) -> list[str]:
@@ -123,6 +124,7 @@ class UserptrCodec(VocabularyArgs):
                 f"MaxInv = {int(config['max_inv'])}", f"MaxExec = {int(config['max_exec'])}",
                 "WritePages = " + tla(TlaSet(list(config["write_pages"]))),
                 "PinErrors = " + tla(TlaSet(list(config["pin_errors"]))),
+                "Unbind = " + tla(bool(config.get("destroy", False))),
                 f"Profile = {tla(config['profile'])}", 'Bug = "none"']
 
 

@@ -30,8 +30,10 @@ LAYOUTS: tuple[dict[str, list[int]], ...] = ({"u1": [0, 2], "u2": [1, 3]},
 
 
 def config(layout: int, mode: str, profile: str, max_inv: int) -> dict[str, Any]:
+    """The layout; in the second, the bind thread then unbinds and destroys both."""
     return UserptrSystem(3, LAYOUTS[layout], mode=mode, profile=profile, max_inv=max_inv,
-                         max_exec=2, pin_errors=("EBUSY", "ENOMEM")).config()
+                         max_exec=2, pin_errors=("EBUSY", "ENOMEM"),
+                         destroy=layout == 1).config()
 
 
 class UserptrMachine(SystemMachine):

@@ -3,7 +3,8 @@
 Each layout is one VM over three CPU pages with two userptrs, two GTs, two
 invalidations (unmap or migrate of any page) and both populate failures:
 the userptrs share page 1 (an invalidation of it runs both callbacks, in
-address order) in lr, fault and dma-fence mode, or are apart (lr).  A run
+address order) in lr, fault and dma-fence mode, or are apart (lr, fault); in
+two of them the bind thread then unbinds and destroys both.  A run
 is a random schedule of the enabled steps of every thread
 (``UserptrSystem.enabled``) until nothing is enabled; the model's
 invariants are checked after every step.
@@ -25,6 +26,8 @@ LAYOUTS: dict[str, dict[str, Any]] = {
     "fault-shared": {"userptrs": SHARED, "mode": "fault"},
     "fault-apart": {"userptrs": APART, "mode": "fault", "write_pages": [1]},
     "dmafence-shared": {"userptrs": SHARED, "mode": "dmafence", "max_exec": 2},
+    "lr-destroy": {"userptrs": SHARED, "mode": "lr", "destroy": True},
+    "fault-destroy": {"userptrs": APART, "mode": "fault", "destroy": True},
 }
 
 
@@ -32,7 +35,8 @@ def config(layout: str, profile: str = "upstream") -> dict[str, Any]:
     lay = LAYOUTS[layout]
     return UserptrSystem(3, lay["userptrs"], mode=lay["mode"], max_inv=2,
                          max_exec=lay.get("max_exec", 0), pin_errors=("EBUSY", "ENOMEM"),
-                         write_pages=lay.get("write_pages"), profile=profile).config()
+                         write_pages=lay.get("write_pages"), destroy=lay.get("destroy", False),
+                         profile=profile).config()
 
 
 def record_runs(n: int, seed: int, variant: str = "upstream", steps: int = 80) -> list[Trace]:
